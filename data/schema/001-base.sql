@@ -1,0 +1,81 @@
+-- sitrep schema, version 1: records, alerts, clusters, rejects, audit, sources.
+-- Times are milliseconds since the Unix epoch (UTC).
+
+-- Every input record, verbatim, as it arrived (one webhook payload, one
+-- NDJSON line, one log line). Alerts point back to the record they came from.
+CREATE TABLE records (
+	id          INTEGER PRIMARY KEY,
+	origin      TEXT NOT NULL,             -- file name, "-" for stdin, spool path
+	location    TEXT NOT NULL,             -- "line 12", "record 3"
+	format      TEXT NOT NULL,
+	received_at INTEGER NOT NULL,
+	text        TEXT NOT NULL
+);
+
+-- One row per template. Clusters may later be merged into another; the old
+-- row stays, pointing at the survivor, so old ids keep resolving.
+CREATE TABLE clusters (
+	id          INTEGER PRIMARY KEY,
+	fingerprint TEXT NOT NULL UNIQUE,
+	name        TEXT NOT NULL,
+	service     TEXT NOT NULL DEFAULT '',
+	template    TEXT NOT NULL,
+	severity    TEXT NOT NULL,
+	alerts      INTEGER NOT NULL DEFAULT 0,  -- distinct alerts
+	occurrences INTEGER NOT NULL DEFAULT 0,  -- every received occurrence
+	first_seen  INTEGER NOT NULL,
+	last_seen   INTEGER NOT NULL,
+	merged_into INTEGER REFERENCES clusters(id),
+	merged_at   INTEGER
+);
+CREATE INDEX clusters_last_seen ON clusters(last_seen);
+
+CREATE TABLE alerts (
+	id          INTEGER PRIMARY KEY,
+	record_id   INTEGER NOT NULL REFERENCES records(id),
+	source      TEXT NOT NULL,              -- format that produced it
+	dedup_key   TEXT UNIQUE,                -- NULL: every occurrence is its own alert
+	status      TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+	silenced    INTEGER NOT NULL DEFAULT 0,
+	inhibited   INTEGER NOT NULL DEFAULT 0,
+	severity    TEXT NOT NULL CHECK (severity IN ('critical', 'high', 'warning', 'info')),
+	name        TEXT NOT NULL,
+	service     TEXT NOT NULL DEFAULT '',
+	message     TEXT NOT NULL,
+	masked      TEXT NOT NULL,
+	labels      TEXT NOT NULL DEFAULT '{}', -- JSON object, as it came
+	starts_at   INTEGER,
+	ends_at     INTEGER,
+	received_at INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	occurrences INTEGER NOT NULL DEFAULT 1,
+	cluster_id  INTEGER NOT NULL REFERENCES clusters(id)
+);
+CREATE INDEX alerts_cluster ON alerts(cluster_id);
+
+-- Input that could not be used, with why. Nothing is dropped silently.
+CREATE TABLE rejects (
+	id          INTEGER PRIMARY KEY,
+	received_at INTEGER NOT NULL,
+	origin      TEXT NOT NULL,
+	location    TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	text        BLOB,                       -- the bad bytes (first 64 KiB)
+	size        INTEGER NOT NULL            -- full size in bytes
+);
+
+-- Append-only: every human and automated action.
+CREATE TABLE audit (
+	id     INTEGER PRIMARY KEY,
+	at     INTEGER NOT NULL,
+	actor  TEXT NOT NULL,
+	origin TEXT NOT NULL,                  -- "local" or "ssh:ADDR"
+	action TEXT NOT NULL,
+	target TEXT,
+	detail TEXT,                           -- JSON
+	hash   TEXT
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;

@@ -1,0 +1,634 @@
+/*
+ * cli.c — subcommands for scripts and for humans at a shell.
+ *
+ * Every command prints text for people and, with --json, one JSON document
+ * with plainly named keys for scripts. Exit codes: 0 ok, 1 some input was
+ * bad (the rest was stored), 2 usage, 3 database.
+ *
+ * Alert text is hostile: text output goes through escape_text(), JSON
+ * output is ASCII-only, so neither can drive the terminal.
+ */
+#include "config.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "escape.h"
+#include "formats.h"
+#include "ingest.h"
+#include "mask.h"
+#include "store.h"
+
+struct ctx {
+	const struct cli_globals *g;
+	struct conf conf;
+	bool conf_loaded;
+	struct store *st;
+};
+
+typedef int (*command_fn)(struct ctx *c, int argc, char **argv);
+
+#define COMMAND_LIST(_)                                                                    \
+	_(ingest, "ingest [--format F] [--service NAME] [FILE...|-]\n"                      \
+		  "       ingest [--format F] [--service NAME] --spool DIR",                \
+	  "read alerts and log lines from files, stdin or a spool directory")             \
+	_(list, "list [--limit N]", "clusters, most recently seen first")                 \
+	_(show, "show ID", "one cluster: its template, fields and alerts")                \
+	_(stats, "stats", "counts of records, alerts, clusters and rejects")              \
+	_(rejects, "rejects [--limit N]", "input that was refused, where from and why")   \
+	_(db, "db check", "check the database file's integrity")
+
+#define DECLARE_CMD(name, synopsis, summary) static int cmd_##name(struct ctx *, int, char **);
+COMMAND_LIST(DECLARE_CMD)
+#undef DECLARE_CMD
+
+static const struct command {
+	const char *name;
+	command_fn fn;
+	const char *synopsis;
+	const char *summary;
+} commands[] = {
+#define CMD_ROW(name, synopsis, summary) { #name, cmd_##name, synopsis, summary },
+	COMMAND_LIST(CMD_ROW)
+#undef CMD_ROW
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void cli_usage(FILE *out)
+{
+	fprintf(out, "usage: sitrep [--db PATH] [--config FILE] [--json] COMMAND [ARGS]\n"
+		     "       sitrep --version | --help | COMMAND --help\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nThe database is --db PATH, else $SITREP_DB, else "
+		     "$XDG_STATE_HOME/sitrep/sitrep.db.\nSee sitrep(1).\n");
+}
+
+void cli_print_commands(FILE *out)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "%s\t%s\n", commands[i].name, commands[i].summary);
+}
+
+static void command_usage(const struct command *cmd, FILE *out)
+{
+	fprintf(out, "usage: sitrep %s\n\n%s\n", cmd->synopsis, cmd->summary);
+}
+
+/* ---- shared helpers --------------------------------------------------- */
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sitrep %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (try 'sitrep %s --help')\n", cmd);
+	va_end(ap);
+	return 2;
+}
+
+static enum status load_conf(struct ctx *c)
+{
+	if (c->conf_loaded)
+		return STATUS_OK;
+	char *err = NULL;
+	enum status st = conf_load(&c->conf, c->g->config_path, &err);
+	if (st != STATUS_OK) {
+		warnx_("%s", err);
+		free(err);
+		return st;
+	}
+	c->conf_loaded = true;
+	return STATUS_OK;
+}
+
+static enum status open_store(struct ctx *c)
+{
+	if (c->st)
+		return STATUS_OK;
+	char *path = store_default_path(c->g->db_path);
+	char *err = NULL;
+	enum status st = store_open(&c->st, path, 0, &err);
+	if (st != STATUS_OK) {
+		warnx_("%s", err);
+		free(err);
+	}
+	free(path);
+	return st;
+}
+
+static bool parse_limit(const char *s, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > 100000000)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void print_json(json_t *doc)
+{
+	/* ASCII-only: a script that echoes our JSON to a terminal stays safe */
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+static void print_escaped(const char *s)
+{
+	struct buf b = { 0 };
+	escape_text(&b, s ? s : "", s ? strlen(s) : 0, false);
+	fputs(b.data, stdout);
+	buf_free(&b);
+}
+
+static json_t *json_time(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	char t[32];
+	format_time_rfc3339(sqlite3_column_int64(st, col), t);
+	return json_string(t);
+}
+
+static json_t *json_text(sqlite3_stmt *st, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+	return s ? json_string(s) : json_null();
+}
+
+static void format_age(int64_t then_ms, char out[32])
+{
+	int64_t s = (now_ms() - then_ms) / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(out, 32, "%llds ago", (long long)s);
+	else if (s < 3600)
+		snprintf(out, 32, "%lldm ago", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(out, 32, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(out, 32, "%lldd ago", (long long)(s / 86400));
+}
+
+/* getopt_long with a leading '+' and the command name in messages */
+static int next_opt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---- ingest ----------------------------------------------------------- */
+
+static int cmd_ingest(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "service", required_argument, NULL, 's' },
+		{ "spool", required_argument, NULL, 'S' },
+		{ 0 },
+	};
+	struct ingest_opts io = { 0 };
+	const char *spool = NULL;
+	int o;
+	while ((o = next_opt(argc, argv, "+f:s:", opts)) != -1) {
+		switch (o) {
+		case 'f':
+			if (!format_from_name(optarg, &io.format))
+				return usage_error("ingest", "unknown format '%s'", optarg);
+			break;
+		case 's':
+			io.service = optarg;
+			break;
+		case 'S':
+			spool = optarg;
+			break;
+		default:
+			return usage_error("ingest", "%s", "bad option");
+		}
+	}
+	if (spool && optind < argc)
+		return usage_error("ingest", "%s", "--spool takes no FILE arguments");
+	enum status st = load_conf(c);
+	if (st != STATUS_OK)
+		return status_exit_code(st);
+	if (!io.service)
+		io.service = c->conf.log_service;
+	io.batch = c->conf.batch;
+
+	char *err = NULL;
+	struct mask_rules *rules = NULL;
+	st = mask_rules_load(&rules, c->conf.mask_rules, c->conf.mask_rules_set, &err);
+	if (st != STATUS_OK) {
+		warnx_("%s", err);
+		free(err);
+		return status_exit_code(st);
+	}
+	st = open_store(c);
+	if (st != STATUS_OK) {
+		mask_rules_free(&rules);
+		return status_exit_code(st);
+	}
+	struct ingest *ing = ingest_new(c->st, rules, &io);
+	enum status worst = STATUS_OK;
+	if (spool) {
+		worst = ingest_spool(ing, spool);
+	} else if (optind == argc) {
+		worst = ingest_path(ing, "-");
+	} else {
+		for (int i = optind; i < argc; i++) {
+			enum status s = ingest_path(ing, argv[i]);
+			if (s == STATUS_STORE) {
+				worst = s;
+				break;
+			}
+			if (s != STATUS_OK)
+				worst = s;
+		}
+	}
+	const struct ingest_counts *t = ingest_totals(ing);
+	if (c->g->json) {
+		print_json(json_pack("{s:I, s:I, s:I, s:I}", "records", (json_int_t)t->records,
+				     "accepted", (json_int_t)t->accepted, "updated",
+				     (json_int_t)t->updated, "rejected", (json_int_t)t->rejected));
+	} else {
+		printf("%llu accepted, %llu updated, %llu rejected (%llu records)\n",
+		       (unsigned long long)t->accepted, (unsigned long long)t->updated,
+		       (unsigned long long)t->rejected, (unsigned long long)t->records);
+	}
+	ingest_free(&ing);
+	mask_rules_free(&rules);
+	return status_exit_code(worst);
+}
+
+/* ---- list / show ------------------------------------------------------ */
+
+static json_t *cluster_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+	json_object_set_new(o, "fingerprint", json_text(st, 1));
+	json_object_set_new(o, "name", json_text(st, 2));
+	json_object_set_new(o, "service", json_text(st, 3));
+	json_object_set_new(o, "template", json_text(st, 4));
+	json_object_set_new(o, "severity", json_text(st, 5));
+	json_object_set_new(o, "alerts", json_integer(sqlite3_column_int64(st, 6)));
+	json_object_set_new(o, "occurrences", json_integer(sqlite3_column_int64(st, 7)));
+	json_object_set_new(o, "first_seen", json_time(st, 8));
+	json_object_set_new(o, "last_seen", json_time(st, 9));
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+		json_object_set_new(o, "merged_into", json_integer(sqlite3_column_int64(st, 10)));
+	return o;
+}
+
+static int cmd_list(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "limit", required_argument, NULL, 'n' }, { 0 } };
+	long limit = 50;
+	int o;
+	while ((o = next_opt(argc, argv, "+n:", opts)) != -1) {
+		if (o != 'n' || !parse_limit(optarg, &limit))
+			return usage_error("list", "%s", "--limit needs a positive number");
+	}
+	if (optind < argc)
+		return usage_error("list", "unexpected argument '%s'", argv[optind]);
+	enum status s = open_store(c);
+	if (s != STATUS_OK)
+		return status_exit_code(s);
+	static const char sql[] = "SELECT id, fingerprint, name, service, template, severity, "
+				  "alerts, occurrences, first_seen, last_seen, merged_into "
+				  "FROM clusters WHERE merged_into IS NULL "
+				  "ORDER BY last_seen DESC, id DESC LIMIT ?";
+	sqlite3_stmt *st = store_stmt(c->st, sql);
+	sqlite3_bind_int64(st, 1, limit);
+	json_t *arr = c->g->json ? json_array() : NULL;
+	if (!arr)
+		printf("%6s %-8s %7s %7s %-9s %s\n", "ID", "SEVERITY", "ALERTS", "SEEN", "LAST",
+		       "NAME  SERVICE  TEMPLATE");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (arr) {
+			json_array_append_new(arr, cluster_json(st));
+			continue;
+		}
+		char age[32];
+		format_age(sqlite3_column_int64(st, 9), age);
+		printf("%6lld %-8s %7lld %7lld %-9s ", (long long)sqlite3_column_int64(st, 0),
+		       sqlite3_column_text(st, 5), (long long)sqlite3_column_int64(st, 6),
+		       (long long)sqlite3_column_int64(st, 7), age);
+		print_escaped((const char *)sqlite3_column_text(st, 2));
+		const char *svc = (const char *)sqlite3_column_text(st, 3);
+		if (svc && *svc) {
+			fputs("  ", stdout);
+			print_escaped(svc);
+		}
+		fputs("  ", stdout);
+		print_escaped((const char *)sqlite3_column_text(st, 4));
+		fputc('\n', stdout);
+	}
+	sqlite3_reset(st);
+	if (arr)
+		print_json(json_pack("{s:o}", "clusters", arr));
+	return 0;
+}
+
+static json_t *labels_json(const char *text)
+{
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+	return v ? v : json_object();
+}
+
+static int cmd_show(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { 0 } };
+	if (next_opt(argc, argv, "+", opts) != -1)
+		return usage_error("show", "%s", "bad option");
+	if (optind + 1 != argc)
+		return usage_error("show", "%s", "needs exactly one cluster ID");
+	char *end;
+	long long id = strtoll(argv[optind], &end, 10);
+	if (*end || id < 1)
+		return usage_error("show", "'%s' is not a cluster ID", argv[optind]);
+	enum status s = open_store(c);
+	if (s != STATUS_OK)
+		return status_exit_code(s);
+
+	static const char sql[] = "SELECT id, fingerprint, name, service, template, severity, "
+				  "alerts, occurrences, first_seen, last_seen, merged_into "
+				  "FROM clusters WHERE id = ?";
+	sqlite3_stmt *st = store_stmt(c->st, sql);
+	long long asked = id;
+	json_t *merged_from = json_array();
+	/* follow merges, so an old id still leads somewhere */
+	for (int hops = 0; hops < 100; hops++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			json_decref(merged_from);
+			fprintf(stderr, "sitrep show: no cluster %lld\n", asked);
+			return 1;
+		}
+		if (sqlite3_column_type(st, 10) == SQLITE_NULL)
+			break;
+		json_array_append_new(merged_from, json_integer(id));
+		if (!c->g->json)
+			printf("cluster %lld was merged into %lld\n", id,
+			       (long long)sqlite3_column_int64(st, 10));
+		id = sqlite3_column_int64(st, 10);
+	}
+	json_t *cluster = cluster_json(st);
+	sqlite3_reset(st);
+
+	static const char asql[] =
+		"SELECT id, source, dedup_key, status, silenced, inhibited, severity, name, "
+		"service, message, masked, labels, starts_at, ends_at, received_at, updated_at, "
+		"occurrences, record_id FROM alerts WHERE cluster_id = ? "
+		"ORDER BY updated_at DESC, id DESC LIMIT 200";
+	sqlite3_stmt *as = store_stmt(c->st, asql);
+	sqlite3_bind_int64(as, 1, id);
+	json_t *alerts = json_array();
+	while (sqlite3_step(as) == SQLITE_ROW) {
+		json_t *a = json_object();
+		json_object_set_new(a, "id", json_integer(sqlite3_column_int64(as, 0)));
+		json_object_set_new(a, "source", json_text(as, 1));
+		json_object_set_new(a, "dedup_key", json_text(as, 2));
+		json_object_set_new(a, "status", json_text(as, 3));
+		json_object_set_new(a, "silenced", json_boolean(sqlite3_column_int(as, 4)));
+		json_object_set_new(a, "inhibited", json_boolean(sqlite3_column_int(as, 5)));
+		json_object_set_new(a, "severity", json_text(as, 6));
+		json_object_set_new(a, "name", json_text(as, 7));
+		json_object_set_new(a, "service", json_text(as, 8));
+		json_object_set_new(a, "message", json_text(as, 9));
+		json_object_set_new(a, "masked", json_text(as, 10));
+		json_object_set_new(a, "labels",
+				    labels_json((const char *)sqlite3_column_text(as, 11)));
+		json_object_set_new(a, "starts_at", json_time(as, 12));
+		json_object_set_new(a, "ends_at", json_time(as, 13));
+		json_object_set_new(a, "received_at", json_time(as, 14));
+		json_object_set_new(a, "updated_at", json_time(as, 15));
+		json_object_set_new(a, "occurrences", json_integer(sqlite3_column_int64(as, 16)));
+		json_object_set_new(a, "record_id", json_integer(sqlite3_column_int64(as, 17)));
+		json_array_append_new(alerts, a);
+	}
+	sqlite3_reset(as);
+
+	if (c->g->json) {
+		json_object_set_new(cluster, "merged_from", merged_from);
+		print_json(json_pack("{s:o, s:o}", "cluster", cluster, "alerts", alerts));
+		return 0;
+	}
+	json_decref(merged_from);
+	printf("cluster %lld  fingerprint %s\n", id,
+	       json_string_value(json_object_get(cluster, "fingerprint")));
+	printf("name:       ");
+	print_escaped(json_string_value(json_object_get(cluster, "name")));
+	printf("\nservice:    ");
+	print_escaped(json_string_value(json_object_get(cluster, "service")));
+	printf("\nseverity:   %s\n", json_string_value(json_object_get(cluster, "severity")));
+	printf("template:   ");
+	print_escaped(json_string_value(json_object_get(cluster, "template")));
+	printf("\nalerts:     %lld (%lld occurrences)\n",
+	       (long long)json_integer_value(json_object_get(cluster, "alerts")),
+	       (long long)json_integer_value(json_object_get(cluster, "occurrences")));
+	printf("first seen: %s\nlast seen:  %s\n",
+	       json_string_value(json_object_get(cluster, "first_seen")),
+	       json_string_value(json_object_get(cluster, "last_seen")));
+	size_t i;
+	json_t *a;
+	json_array_foreach(alerts, i, a)
+	{
+		printf("\n  alert %lld  %s %s  %s%s%s x%lld\n",
+		       (long long)json_integer_value(json_object_get(a, "id")),
+		       json_string_value(json_object_get(a, "status")),
+		       json_string_value(json_object_get(a, "severity")),
+		       json_string_value(json_object_get(a, "received_at")),
+		       json_is_true(json_object_get(a, "silenced")) ? " silenced" : "",
+		       json_is_true(json_object_get(a, "inhibited")) ? " inhibited" : "",
+		       (long long)json_integer_value(json_object_get(a, "occurrences")));
+		printf("    source:  %s", json_string_value(json_object_get(a, "source")));
+		const char *key = json_string_value(json_object_get(a, "dedup_key"));
+		if (key) {
+			printf("  key ");
+			print_escaped(key);
+		}
+		printf("\n    message: ");
+		print_escaped(json_string_value(json_object_get(a, "message")));
+		char *labels = json_dumps(json_object_get(a, "labels"), JSON_COMPACT);
+		printf("\n    labels:  ");
+		print_escaped(labels);
+		free(labels);
+		fputc('\n', stdout);
+	}
+	json_decref(cluster);
+	json_decref(alerts);
+	return 0;
+}
+
+/* ---- stats / rejects / db --------------------------------------------- */
+
+static int cmd_stats(struct ctx *c, int argc, char **argv)
+{
+	if (argc > 1)
+		return usage_error("stats", "unexpected argument '%s'", argv[1]);
+	enum status s = open_store(c);
+	if (s != STATUS_OK)
+		return status_exit_code(s);
+	int64_t records = store_int(c->st, "SELECT count(*) FROM records", 0);
+	int64_t alerts = store_int(c->st, "SELECT count(*) FROM alerts", 0);
+	int64_t occurrences = store_int(c->st, "SELECT total(occurrences) FROM alerts", 0);
+	int64_t clusters =
+		store_int(c->st, "SELECT count(*) FROM clusters WHERE merged_into IS NULL", 0);
+	int64_t rejects = store_int(c->st, "SELECT count(*) FROM rejects", 0);
+	double reduction = clusters ? (double)alerts / (double)clusters : 0.0;
+	if (c->g->json) {
+		print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "records",
+				     (json_int_t)records, "alerts", (json_int_t)alerts,
+				     "occurrences", (json_int_t)occurrences, "clusters",
+				     (json_int_t)clusters, "rejects", (json_int_t)rejects,
+				     "reduction", reduction));
+		return 0;
+	}
+	printf("records      %lld\n", (long long)records);
+	printf("alerts       %lld (%lld occurrences)\n", (long long)alerts,
+	       (long long)occurrences);
+	printf("clusters     %lld\n", (long long)clusters);
+	printf("rejects      %lld\n", (long long)rejects);
+	printf("reduction    %.1f alerts per cluster\n", reduction);
+	return 0;
+}
+
+static int cmd_rejects(struct ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = { { "limit", required_argument, NULL, 'n' }, { 0 } };
+	long limit = 100;
+	int o;
+	while ((o = next_opt(argc, argv, "+n:", opts)) != -1) {
+		if (o != 'n' || !parse_limit(optarg, &limit))
+			return usage_error("rejects", "%s", "--limit needs a positive number");
+	}
+	if (optind < argc)
+		return usage_error("rejects", "unexpected argument '%s'", argv[optind]);
+	enum status s = open_store(c);
+	if (s != STATUS_OK)
+		return status_exit_code(s);
+	static const char sql[] = "SELECT id, received_at, origin, location, reason, size, text "
+				  "FROM rejects ORDER BY id DESC LIMIT ?";
+	sqlite3_stmt *st = store_stmt(c->st, sql);
+	sqlite3_bind_int64(st, 1, limit);
+	json_t *arr = c->g->json ? json_array() : NULL;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (arr) {
+			json_t *r = json_object();
+			json_object_set_new(r, "id", json_integer(sqlite3_column_int64(st, 0)));
+			json_object_set_new(r, "received_at", json_time(st, 1));
+			json_object_set_new(r, "origin", json_text(st, 2));
+			json_object_set_new(r, "location", json_text(st, 3));
+			json_object_set_new(r, "reason", json_text(st, 4));
+			json_object_set_new(r, "size", json_integer(sqlite3_column_int64(st, 5)));
+			/* the bytes may be anything: give a bounded, escaped preview */
+			struct buf b = { 0 };
+			int n = sqlite3_column_bytes(st, 6);
+			escape_text(&b, (const char *)sqlite3_column_blob(st, 6),
+				    (size_t)(n > 200 ? 200 : n), false);
+			json_object_set_new(r, "preview", json_string(b.data));
+			buf_free(&b);
+			json_array_append_new(arr, r);
+			continue;
+		}
+		char t[32];
+		format_time_rfc3339(sqlite3_column_int64(st, 1), t);
+		printf("%lld  %s  ", (long long)sqlite3_column_int64(st, 0), t);
+		print_escaped((const char *)sqlite3_column_text(st, 2));
+		printf(":%s: ", sqlite3_column_text(st, 3));
+		print_escaped((const char *)sqlite3_column_text(st, 4));
+		fputc('\n', stdout);
+	}
+	sqlite3_reset(st);
+	if (arr)
+		print_json(json_pack("{s:o}", "rejects", arr));
+	return 0;
+}
+
+static int cmd_db(struct ctx *c, int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "check") != 0)
+		return usage_error("db", "%s", "expected 'db check'");
+	enum status s = open_store(c);
+	if (s != STATUS_OK)
+		return status_exit_code(s);
+	sqlite3_stmt *st = store_stmt(c->st, "PRAGMA integrity_check");
+	json_t *problems = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		if (r && strcmp(r, "ok") != 0)
+			json_array_append_new(problems, json_string(r));
+	}
+	sqlite3_reset(st);
+	sqlite3_stmt *fk = store_stmt(c->st, "PRAGMA foreign_key_check");
+	while (sqlite3_step(fk) == SQLITE_ROW)
+		json_array_append_new(problems,
+				      json_sprintf("foreign key: %s row %lld",
+						   sqlite3_column_text(fk, 0),
+						   (long long)sqlite3_column_int64(fk, 1)));
+	sqlite3_reset(fk);
+	size_t n = json_array_size(problems);
+	int version = store_version(c->st);
+	if (c->g->json) {
+		print_json(json_pack("{s:b, s:i, s:o}", "ok", n == 0, "schema_version", version,
+				     "problems", problems));
+	} else {
+		size_t i;
+		json_t *p;
+		json_array_foreach(problems, i, p) printf("%s\n", json_string_value(p));
+		printf("%s: schema version %d, %s\n", store_path(c->st), version,
+		       n ? "PROBLEMS FOUND" : "ok");
+		json_decref(problems);
+	}
+	return n ? 3 : 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+int cli_run(const struct cli_globals *g, int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "sitrep: unknown command '%s' (try 'sitrep --help')\n", argv[0]);
+		return 2;
+	}
+	if (wants_help(argc, argv)) {
+		command_usage(cmd, stdout);
+		return 0;
+	}
+	struct ctx c = { .g = g };
+	optind = 0; /* GNU getopt: full reset */
+	opterr = 1;
+	int code = cmd->fn(&c, argc, argv);
+	store_close(&c.st);
+	if (c.conf_loaded)
+		conf_free(&c.conf);
+	return code;
+}

@@ -1,0 +1,132 @@
+/* conf.c — see conf.h. */
+#include "config.h"
+#include "conf.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *conf_default_path(const char *name)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg && *xdg)
+		return xasprintf("%s/sitrep/%s", xdg, name);
+	const char *home = getenv("HOME");
+	return xasprintf("%s/.config/sitrep/%s", home && *home ? home : ".", name);
+}
+
+struct parse_state {
+	struct conf *c;
+	char *err;
+	int lineno;
+};
+
+static char *expand_home(const char *v)
+{
+	if (v[0] == '~' && v[1] == '/') {
+		const char *home = getenv("HOME");
+		return xasprintf("%s%s", home ? home : "", v + 1);
+	}
+	return xstrdup(v);
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value,
+		    int lineno)
+{
+	struct parse_state *ps = user;
+	struct conf *c = ps->c;
+	if (strcmp(section, "mask") == 0 && strcmp(name, "rules") == 0) {
+		free(c->mask_rules);
+		c->mask_rules = expand_home(value);
+		c->mask_rules_set = true;
+	} else if (strcmp(section, "ingest") == 0 && strcmp(name, "batch") == 0) {
+		char *end;
+		long v = strtol(value, &end, 10);
+		if (*end || v < 1 || v > 1000000) {
+			ps->err = xasprintf("%s:%d: ingest.batch must be a number from 1 to 1000000",
+					    c->path, lineno);
+			return 0;
+		}
+		c->batch = (unsigned)v;
+	} else if (strcmp(section, "ingest") == 0 && strcmp(name, "service") == 0) {
+		free(c->log_service);
+		c->log_service = xstrdup(value);
+	} else {
+		ps->err = xasprintf("%s:%d: unknown setting '%s.%s'", c->path, lineno, section,
+				    name);
+		return 0;
+	}
+	return 1;
+}
+
+/* inih calls this with the line number as its fifth argument when built
+ * with INI_HANDLER_LINENO; Debian's build does not, so track lines by
+ * parsing through ini_parse_stream with our own reader. */
+struct line_reader {
+	FILE *f;
+	int *lineno;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct line_reader *lr = stream;
+	char *r = fgets(str, num, lr->f);
+	if (r)
+		(*lr->lineno)++;
+	return r;
+}
+
+static int on_entry_nolineno(void *user, const char *section, const char *name,
+			     const char *value)
+{
+	struct parse_state *ps = user;
+	if (ps->err)
+		return 0; /* report the first error only */
+	return on_entry(user, section, name, value, ps->lineno);
+}
+
+enum status conf_load(struct conf *c, const char *cli_path, char **err)
+{
+	memset(c, 0, sizeof *c);
+	c->batch = 5000;
+	char *path = cli_path ? xstrdup(cli_path) : conf_default_path("config");
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT && !cli_path) {
+			free(path);
+			c->mask_rules = conf_default_path("mask.rules");
+			return STATUS_OK;
+		}
+		*err = xasprintf("%s: cannot read configuration: %s", path, strerror(errno));
+		free(path);
+		return STATUS_CONFIG;
+	}
+	c->path = path;
+	struct parse_state ps = { c, NULL, 0 };
+	struct line_reader lr = { f, &ps.lineno };
+	int rc = ini_parse_stream(read_line, &lr, on_entry_nolineno, &ps);
+	fclose(f);
+	if (ps.err) {
+		*err = ps.err;
+		conf_free(c);
+		return STATUS_CONFIG;
+	}
+	if (rc != 0) {
+		*err = xasprintf("%s:%d: syntax error (expected [section] or key = value)",
+				 c->path, rc);
+		conf_free(c);
+		return STATUS_CONFIG;
+	}
+	if (!c->mask_rules)
+		c->mask_rules = conf_default_path("mask.rules");
+	return STATUS_OK;
+}
+
+void conf_free(struct conf *c)
+{
+	xfree(&c->path);
+	xfree(&c->mask_rules);
+	xfree(&c->log_service);
+}

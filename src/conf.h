@@ -1,0 +1,36 @@
+/*
+ * conf.h — the configuration file.
+ *
+ * git-config-style sections (parsed by libinih, Debian's well-kept INI
+ * parser, instead of a hand-written one):
+ *
+ *     [mask]
+ *     rules = ~/.config/sitrep/mask.rules
+ *     [ingest]
+ *     batch = 5000
+ *     service = web
+ *
+ * Unknown sections or keys are errors that name the file and line, so a
+ * typo never silently does nothing.
+ */
+#ifndef SITREP_CONF_H
+#define SITREP_CONF_H
+
+#include "util.h"
+
+struct conf {
+	char *path;          /* the file read, or NULL when none */
+	char *mask_rules;    /* user mask rules file */
+	bool mask_rules_set; /* named explicitly: must exist */
+	unsigned batch;      /* records per ingest transaction */
+	char *log_service;   /* service for plain log lines */
+};
+
+/* $XDG_CONFIG_HOME/sitrep/<name> (or ~/.config/sitrep/<name>), malloc'd. */
+char *conf_default_path(const char *name);
+
+/* Load cli_path (must exist) or the default path (may be missing). */
+enum status conf_load(struct conf *c, const char *cli_path, char **err);
+void conf_free(struct conf *c);
+
+#endif

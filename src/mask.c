@@ -1,0 +1,411 @@
+/*
+ * mask.c — masking rules.
+ *
+ * Rule file syntax, one rule a line:
+ *
+ *     # comment
+ *     NAME  PLACEHOLDER  PATTERN
+ *     disable NAME
+ *
+ * NAME is [a-z0-9_-]+, PLACEHOLDER is the text put in place of a match
+ * (conventionally <type>), PATTERN is the rest of the line, a pcre2 pattern.
+ * In a user file, a NAME that exists replaces that rule in place, a new
+ * NAME is tried before every built-in rule (the user knows their logs
+ * better), and `disable NAME` removes a rule.
+ *
+ * Why one regex per rule and not one big alternation: pcre2 can then use
+ * each pattern's own start-of-match and required-character optimisations.
+ * Measured on the loghub samples, separate passes were twice as fast as an
+ * alternation of the same rules.
+ */
+#include "config.h"
+#include "mask.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <xxhash.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <string.h>
+
+#include "builtin_data.h"
+
+struct mask_rule {
+	char *name;
+	char *placeholder;
+	size_t placeholder_len;
+	char *pattern;
+	pcre2_code *code;
+};
+
+struct mask_rules {
+	struct mask_rule *v;
+	size_t n, cap;
+	uint32_t max_capture; /* largest ovector any rule needs */
+};
+
+struct masker {
+	const struct mask_rules *rules;
+	pcre2_match_data *md;
+	struct mask_span *spans;
+	size_t nspans, capspans;
+	unsigned char *claimed;
+	size_t capclaimed;
+	struct buf out;
+};
+
+static void rule_clear(struct mask_rule *r)
+{
+	xfree(&r->name);
+	xfree(&r->placeholder);
+	xfree(&r->pattern);
+	pcre2_code_free(r->code);
+	r->code = NULL;
+}
+
+void mask_rules_free(struct mask_rules **rules)
+{
+	if (!*rules)
+		return;
+	for (size_t i = 0; i < (*rules)->n; i++)
+		rule_clear(&(*rules)->v[i]);
+	free((*rules)->v);
+	xfree(rules);
+}
+
+size_t mask_rules_count(const struct mask_rules *rules)
+{
+	return rules->n;
+}
+
+const char *mask_rule_name(const struct mask_rules *rules, size_t i)
+{
+	return rules->v[i].name;
+}
+
+const char *mask_rule_placeholder(const struct mask_rules *rules, size_t i)
+{
+	return rules->v[i].placeholder;
+}
+
+static bool compile_rule(struct mask_rule *r, char **why)
+{
+	int errcode;
+	PCRE2_SIZE erroff;
+	r->code = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff,
+				NULL);
+	if (!r->code) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(errcode, msg, sizeof msg);
+		*why = xasprintf("bad pattern for rule '%s' at offset %zu: %s", r->name,
+				 (size_t)erroff, (char *)msg);
+		return false;
+	}
+	/* JIT is an optimisation; a platform without it still works. */
+	(void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+	return true;
+}
+
+static ssize_t find_rule(const struct mask_rules *rules, const char *name)
+{
+	for (size_t i = 0; i < rules->n; i++)
+		if (strcmp(rules->v[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '_' ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * Apply one rules text to the set. `user` selects the user-file placement
+ * (new names go first). `prepend_at` counts how many user rules were put
+ * first so far, to keep them in file order.
+ */
+static enum status apply_rules_text(struct mask_rules *rules, const char *text, const char *origin,
+				    bool user, char **err)
+{
+	size_t prepend_at = 0;
+	int lineno = 0;
+	const char *p = text;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t linelen = eol ? (size_t)(eol - p) : strlen(p);
+		lineno++;
+		char *line = xstrndup(p, linelen);
+		p = eol ? eol + 1 : p + linelen;
+
+		char *s = line;
+		size_t l = strlen(s);
+		while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r'))
+			s[--l] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#') {
+			free(line);
+			continue;
+		}
+		size_t n1 = strcspn(s, " \t");
+		char *w2 = s + n1;
+		while (*w2 == ' ' || *w2 == '\t')
+			w2++;
+		size_t n2 = strcspn(w2, " \t");
+		char *w3 = w2 + n2;
+		while (*w3 == ' ' || *w3 == '\t')
+			w3++;
+
+		if (n1 == 7 && strncmp(s, "disable", 7) == 0) {
+			if (!valid_name(w2, n2) || *w3) {
+				*err = xasprintf("%s:%d: expected 'disable NAME'", origin, lineno);
+				free(line);
+				return STATUS_CONFIG;
+			}
+			w2[n2] = '\0';
+			ssize_t at = find_rule(rules, w2);
+			if (at < 0) {
+				*err = xasprintf("%s:%d: no rule named '%s' to disable", origin, lineno,
+						 w2);
+				free(line);
+				return STATUS_CONFIG;
+			}
+			rule_clear(&rules->v[at]);
+			memmove(&rules->v[at], &rules->v[at + 1],
+				(rules->n - (size_t)at - 1) * sizeof rules->v[0]);
+			rules->n--;
+			if ((size_t)at < prepend_at)
+				prepend_at--;
+			free(line);
+			continue;
+		}
+		if (!valid_name(s, n1) || n2 == 0 || *w3 == '\0') {
+			*err = xasprintf("%s:%d: expected 'NAME PLACEHOLDER PATTERN' (NAME is "
+					 "[a-z0-9_-]+)",
+					 origin, lineno);
+			free(line);
+			return STATUS_CONFIG;
+		}
+		struct mask_rule r = { 0 };
+		r.name = xstrndup(s, n1);
+		r.placeholder = xstrndup(w2, n2);
+		r.placeholder_len = n2;
+		r.pattern = xstrdup(w3);
+		char *why = NULL;
+		if (!compile_rule(&r, &why)) {
+			*err = xasprintf("%s:%d: %s", origin, lineno, why);
+			free(why);
+			rule_clear(&r);
+			free(line);
+			return STATUS_CONFIG;
+		}
+		uint32_t caps = 0;
+		pcre2_pattern_info(r.code, PCRE2_INFO_CAPTURECOUNT, &caps);
+		if (caps + 1 > rules->max_capture)
+			rules->max_capture = caps + 1;
+
+		ssize_t at = find_rule(rules, r.name);
+		if (at >= 0) {
+			rule_clear(&rules->v[at]);
+			rules->v[at] = r;
+		} else {
+			if (rules->n == rules->cap) {
+				rules->cap = rules->cap ? rules->cap * 2 : 32;
+				rules->v = xrealloc(rules->v, rules->cap * sizeof rules->v[0]);
+			}
+			size_t pos = user ? prepend_at++ : rules->n;
+			memmove(&rules->v[pos + 1], &rules->v[pos],
+				(rules->n - pos) * sizeof rules->v[0]);
+			rules->v[pos] = r;
+			rules->n++;
+		}
+		free(line);
+	}
+	return STATUS_OK;
+}
+
+enum status mask_rules_from_text(struct mask_rules **out, const char *text, const char *origin,
+				 char **err)
+{
+	struct mask_rules *rules = xcalloc(1, sizeof *rules);
+	rules->max_capture = 1;
+	enum status st = apply_rules_text(rules, text, origin, false, err);
+	if (st != STATUS_OK) {
+		mask_rules_free(&rules);
+		return st;
+	}
+	*out = rules;
+	return STATUS_OK;
+}
+
+static char *slurp(const char *path, int *err_no)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		*err_no = errno;
+		return NULL;
+	}
+	struct buf b = { 0 };
+	char tmp[8192];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_add(&b, tmp, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		*err_no = EIO;
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+enum status mask_rules_load(struct mask_rules **out, const char *user_file, bool user_file_required,
+			    char **err)
+{
+	struct mask_rules *rules;
+	enum status st = mask_rules_from_text(&rules, builtin_mask_rules, "data/mask.rules", err);
+	if (st != STATUS_OK)
+		return st;
+	if (user_file) {
+		int e = 0;
+		char *text = slurp(user_file, &e);
+		if (!text) {
+			if (e == ENOENT && !user_file_required) {
+				*out = rules;
+				return STATUS_OK;
+			}
+			*err = xasprintf("%s: %s", user_file, strerror(e));
+			mask_rules_free(&rules);
+			return STATUS_CONFIG;
+		}
+		st = apply_rules_text(rules, text, user_file, true, err);
+		free(text);
+		if (st != STATUS_OK) {
+			mask_rules_free(&rules);
+			return st;
+		}
+	}
+	*out = rules;
+	return STATUS_OK;
+}
+
+struct masker *masker_new(const struct mask_rules *rules)
+{
+	struct masker *m = xcalloc(1, sizeof *m);
+	m->rules = rules;
+	m->md = pcre2_match_data_create(rules->max_capture, NULL);
+	if (!m->md) {
+		fprintf(stderr, "sitrep: out of memory (pcre2 match data)\n");
+		abort();
+	}
+	return m;
+}
+
+void masker_free(struct masker **m)
+{
+	if (!*m)
+		return;
+	pcre2_match_data_free((*m)->md);
+	free((*m)->spans);
+	free((*m)->claimed);
+	buf_free(&(*m)->out);
+	xfree(m);
+}
+
+static void add_span(struct masker *m, uint32_t s, uint32_t e, uint32_t rule)
+{
+	if (m->nspans == m->capspans) {
+		m->capspans = m->capspans ? m->capspans * 2 : 32;
+		m->spans = xrealloc(m->spans, m->capspans * sizeof m->spans[0]);
+	}
+	/* insertion keeps spans sorted by start; lines have few spans */
+	size_t i = m->nspans;
+	while (i > 0 && m->spans[i - 1].start > s) {
+		m->spans[i] = m->spans[i - 1];
+		i--;
+	}
+	m->spans[i] = (struct mask_span){ s, e, rule };
+	m->nspans++;
+}
+
+const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *out_len)
+{
+	const struct mask_rules *rules = m->rules;
+	m->nspans = 0;
+	if (len + 1 > m->capclaimed) {
+		m->capclaimed = len + 64;
+		m->claimed = xrealloc(m->claimed, m->capclaimed);
+	}
+	memset(m->claimed, 0, len + 1);
+
+	for (size_t r = 0; r < rules->n; r++) {
+		pcre2_code *code = rules->v[r].code;
+		size_t off = 0;
+		while (off < len) {
+			int rc = pcre2_match(code, (PCRE2_SPTR)text, len, off, 0, m->md, NULL);
+			if (rc < 0)
+				break;
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+			size_t s = ov[0], e = ov[1];
+			if (e <= s) {
+				off = s + 1; /* empty match: skip, never loop */
+				continue;
+			}
+			off = e;
+			/* claimed bytes are a run; checking both ends and the
+			 * first claimed byte after s covers every overlap */
+			bool free_span = true;
+			for (size_t q = s; q < e; q++)
+				if (m->claimed[q]) {
+					free_span = false;
+					break;
+				}
+			if (!free_span)
+				continue;
+			memset(m->claimed + s, 1, e - s);
+			add_span(m, (uint32_t)s, (uint32_t)e, (uint32_t)r);
+		}
+	}
+
+	buf_reset(&m->out);
+	buf_grow(&m->out, len + 16);
+	size_t at = 0;
+	for (size_t i = 0; i < m->nspans; i++) {
+		const struct mask_span *sp = &m->spans[i];
+		buf_add(&m->out, text + at, sp->start - at);
+		buf_add(&m->out, rules->v[sp->rule].placeholder, rules->v[sp->rule].placeholder_len);
+		at = sp->end;
+	}
+	buf_add(&m->out, text + at, len - at);
+	if (out_len)
+		*out_len = m->out.len;
+	return m->out.data;
+}
+
+size_t mask_last_spans(const struct masker *m, const struct mask_span **spans)
+{
+	*spans = m->spans;
+	return m->nspans;
+}
+
+void fingerprint_hex(const char *name, const char *service, const char *masked, size_t masked_len,
+		     char out[17])
+{
+	/* chained seeds; the NUL of each field keeps ("ab","c") apart from ("a","bc") */
+	const char *n = name ? name : "", *s = service ? service : "";
+	XXH64_hash_t h = XXH3_64bits(n, strlen(n) + 1);
+	h = XXH3_64bits_withSeed(s, strlen(s) + 1, h);
+	h = XXH3_64bits_withSeed(masked, masked_len, h);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}

@@ -1,0 +1,30 @@
+/*
+ * pipeline.h — what happens to one alert between its format adapter and the
+ * store: mask the message, fingerprint it, find or create its cluster, and
+ * insert or update the alert row. The caller owns the transaction: the
+ * pipeline only runs statements inside it.
+ */
+#ifndef SITREP_PIPELINE_H
+#define SITREP_PIPELINE_H
+
+#include "alert.h"
+#include "mask.h"
+#include "store.h"
+
+struct pipeline;
+
+struct pipeline *pipeline_new(struct store *st, const struct mask_rules *rules);
+void pipeline_free(struct pipeline **p);
+
+enum pipeline_result {
+	PIPE_INSERTED,  /* a new alert */
+	PIPE_UPDATED,   /* an existing alert with the same dedup key */
+	PIPE_UNMATCHED, /* status-only event for an unknown dedup key */
+	PIPE_ERROR,     /* store error: the caller rolls back */
+};
+
+/* Store alert a, derived from record record_id, received at received_at. */
+enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int64_t record_id,
+				  int64_t received_at);
+
+#endif
