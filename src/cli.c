@@ -626,6 +626,10 @@ int cli_run(const struct cli_globals *g, int argc, char **argv)
 	struct ctx c = { .g = g };
 	optind = 0; /* GNU getopt: full reset */
 	opterr = 1;
+	/* a broken configuration is reported whatever the command */
+	enum status st = load_conf(&c);
+	if (st != STATUS_OK)
+		return status_exit_code(st);
 	int code = cmd->fn(&c, argc, argv);
 	store_close(&c.st);
 	if (c.conf_loaded)

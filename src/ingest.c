@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "pipeline.h"
 
 #define REJECT_KEEP (64 * 1024) /* bytes of a rejected record kept */
@@ -206,13 +207,18 @@ static enum status batch_commit(struct ingest *ing)
 static void complain(struct ingest *ing, const char *origin, const char *location,
 		     const char *reason)
 {
-	buf_printf(&ing->why_text, "%s: %s: %s\n", origin, location, reason);
+	/* the reason may quote the bad input (jansson's "near '...'"): escape */
+	struct buf line = { 0 };
+	escape_text(&line, origin, strlen(origin), false);
+	buf_printf(&line, ": %s: ", location);
+	escape_text(&line, reason, strlen(reason), false);
+	buf_printf(&ing->why_text, "%s\n", line.data);
 	if (ing->complaints++ < ing->opts.max_messages)
-		fprintf(ing->opts.messages, "sitrep: %s: %s: %s\n", origin, location, reason);
+		fprintf(ing->opts.messages, "sitrep: %s\n", line.data);
 	else if (ing->complaints == ing->opts.max_messages + 1)
 		fprintf(ing->opts.messages,
-			"sitrep: %s: more records rejected; `sitrep rejects` lists them all\n",
-			origin);
+			"sitrep: more records rejected; `sitrep rejects` lists them all\n");
+	buf_free(&line);
 }
 
 static enum status reject(struct ingest *ing, const char *origin, const char *location,
