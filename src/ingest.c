@@ -197,8 +197,9 @@ static enum status batch_commit(struct ingest *ing)
 	if (!ing->in_txn)
 		return STATUS_OK;
 	ing->in_txn = false;
-	if (store_commit(ing->st) != STATUS_OK) {
+	if (pipeline_flush(ing->pipe) != STATUS_OK || store_commit(ing->st) != STATUS_OK) {
 		store_rollback(ing->st);
+		pipeline_discard(ing->pipe);
 		return STATUS_STORE;
 	}
 	return STATUS_OK;
@@ -523,6 +524,7 @@ out:
 		fprintf(ing->opts.messages, "sitrep: %s: database error: %s\n",
 			store_path(ing->st), store_errmsg(ing->st));
 		store_rollback(ing->st);
+		pipeline_discard(ing->pipe);
 		ing->in_txn = false;
 		return st;
 	}

@@ -23,6 +23,12 @@ enum pipeline_result {
 	PIPE_ERROR,     /* store error: the caller rolls back */
 };
 
+/* Write the cluster counters gathered since the last flush. Call inside
+ * the transaction, before its commit. */
+enum status pipeline_flush(struct pipeline *p);
+/* Forget cached cluster ids after a rollback. */
+void pipeline_discard(struct pipeline *p);
+
 /* Store alert a, derived from record record_id, received at received_at. */
 enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int64_t record_id,
 				  int64_t received_at);

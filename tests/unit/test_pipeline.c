@@ -89,6 +89,7 @@ static enum pipeline_result add(struct fx *f, const char *key, const char *name,
 	make_alert(&a, key, name, service, msg, resolved);
 	enum pipeline_result r = pipeline_add(f->p, &a, f->record, now_ms());
 	alert_clear(&a);
+	assert_int_equal(pipeline_flush(f->p), STATUS_OK);
 	return r;
 }
 
