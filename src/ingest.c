@@ -14,11 +14,19 @@
  * `records` and its alerts through the pipeline — or written to `rejects`
  * with the reason. Records are committed in batches; a batch never spans two
  * inputs, so a spool file is moved only after everything from it committed.
+ *
+ * Two threads share the work of one input. The reader (a thread started
+ * per input) reads, checks, parses, masks and fingerprints; the caller's
+ * thread, which owns the database connection, only writes. They hand over
+ * chunks of finished items through a small bounded queue, so memory stays
+ * bounded and the reader never touches SQLite. Items keep input order, so
+ * results are the same as with one thread.
  */
 #include "config.h"
 #include "ingest.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +42,13 @@
 struct ingest {
 	struct store *st;
 	struct pipeline *pipe;
+	const struct mask_rules *rules;
 	struct ingest_opts opts;
 	struct ingest_counts total; /* over every input */
 	struct ingest_counts file;  /* the current input */
-	struct alert_list alerts;
 	size_t in_batch;
 	bool in_txn;
+	int64_t input_id; /* inputs row of the current input, 0 until written */
 	unsigned complaints;
 	struct buf why_text; /* reasons for the current input, for .why files */
 };
@@ -143,13 +152,382 @@ static void reader_peek(struct reader *r, int *first, int *second)
 		*second = (unsigned char)r->buf[i];
 }
 
-/* ---- batches --------------------------------------------------------- */
+/* ---- items: what the reader hands to the writer ------------------------ */
+
+struct item {
+	bool is_reject;
+	unsigned line;
+	char location[32];
+	char *text; /* verbatim record (for a reject: at most REJECT_KEEP bytes) */
+	size_t kept, size;
+	char *reason; /* reject */
+	enum format_id format;
+	struct alert_list alerts;
+	struct pipeline_prep *preps; /* one per alert */
+};
+
+#define CHUNK_ITEMS 256
+#define QUEUE_CHUNKS 8
+
+struct chunk {
+	struct item items[CHUNK_ITEMS];
+	size_t n;
+	struct chunk *next;
+};
+
+/* Chunks travel reader → writer on the head/tail list and come back on
+ * `spent`, so every allocation is made and freed by the reader: glibc's
+ * malloc is much slower when one thread frees what another allocated. */
+struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *head, *tail;
+	struct chunk *spent;
+	size_t depth;
+	bool done, stop;
+};
+
+static void item_clear(struct item *it)
+{
+	free(it->text);
+	free(it->reason);
+	for (size_t i = 0; i < it->alerts.n; i++)
+		pipeline_prep_clear(&it->preps[i]);
+	free(it->preps);
+	alert_list_clear(&it->alerts);
+	free(it->alerts.v);
+	memset(it, 0, sizeof *it);
+}
+
+static void chunk_free(struct chunk *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		item_clear(&c->items[i]);
+	free(c);
+}
+
+/* Returns false when the writer asked the reader to stop. */
+static bool queue_push(struct queue *q, struct chunk *c)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->depth >= QUEUE_CHUNKS && !q->stop)
+		pthread_cond_wait(&q->cv, &q->mu);
+	bool stop = q->stop;
+	if (!stop) {
+		if (q->tail)
+			q->tail->next = c;
+		else
+			q->head = c;
+		q->tail = c;
+		q->depth++;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (stop)
+		chunk_free(c);
+	return !stop;
+}
+
+static void queue_give_back(struct queue *q, struct chunk *c)
+{
+	pthread_mutex_lock(&q->mu);
+	c->next = q->spent;
+	q->spent = c;
+	pthread_mutex_unlock(&q->mu);
+}
+
+static struct chunk *queue_take_spent(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	struct chunk *c = q->spent;
+	if (c)
+		q->spent = c->next;
+	pthread_mutex_unlock(&q->mu);
+	if (c) {
+		for (size_t i = 0; i < c->n; i++)
+			item_clear(&c->items[i]);
+		c->n = 0;
+		c->next = NULL;
+	}
+	return c;
+}
+
+static struct chunk *queue_pop(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (!q->head && !q->done)
+		pthread_cond_wait(&q->cv, &q->mu);
+	struct chunk *c = q->head;
+	if (c) {
+		q->head = c->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->depth--;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return c;
+}
+
+/* ---- the reader -------------------------------------------------------- */
+
+struct reader_job {
+	struct queue *q;
+	FILE *f;
+	const struct ingest_opts *opts;
+	struct masker *masker;
+	struct chunk *cur;
+	bool read_error;
+	int read_errno;
+};
+
+static struct item *next_item(struct reader_job *j)
+{
+	if (j->cur && j->cur->n == CHUNK_ITEMS) {
+		struct chunk *full = j->cur;
+		j->cur = NULL;
+		if (!queue_push(j->q, full))
+			return NULL;
+	}
+	if (!j->cur)
+		j->cur = queue_take_spent(j->q);
+	if (!j->cur)
+		j->cur = xcalloc(1, sizeof *j->cur);
+	struct item *it = &j->cur->items[j->cur->n++];
+	return it;
+}
+
+static bool emit_reject(struct reader_job *j, unsigned line, const char *reason,
+			const char *text, size_t kept, size_t size)
+{
+	struct item *it = next_item(j);
+	if (!it)
+		return false;
+	it->is_reject = true;
+	it->line = line;
+	snprintf(it->location, sizeof it->location, "line %u", line);
+	it->reason = xstrdup(reason);
+	size_t keep = kept < REJECT_KEEP ? kept : REJECT_KEEP;
+	it->text = text ? xstrndup(text, keep) : NULL;
+	it->kept = text ? keep : 0;
+	it->size = size;
+	return true;
+}
+
+/* Depth of JSON nesting, ignoring brackets inside strings. */
+static int json_depth(const char *s, size_t n)
+{
+	int depth = 0, max = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+/* One record: check and parse it into an item. Returns false on stop. */
+static bool read_record(struct reader_job *j, unsigned line, const char *text,
+			size_t kept, size_t size, bool json_mode, bool unterminated)
+{
+	char why[512];
+	if (size > INGEST_MAX_RECORD) {
+		snprintf(why, sizeof why, "record of %zu bytes is over the 1 MiB limit", size);
+		return emit_reject(j, line, why, text, kept, size);
+	}
+	size_t bad_at;
+	if (!utf8_valid(text, size, &bad_at)) {
+		snprintf(why, sizeof why, "invalid UTF-8 at byte %zu", bad_at + 1);
+		return emit_reject(j, line, why, text, kept, size);
+	}
+	const char *nul = memchr(text, '\0', size);
+	if (nul) {
+		snprintf(why, sizeof why, "NUL byte at byte %zu", (size_t)(nul - text) + 1);
+		return emit_reject(j, line, why, text, kept, size);
+	}
+
+	struct alert_list alerts = { 0 };
+	enum format_id f = j->opts->format;
+	if (!json_mode) {
+		format_parse_log(text, size, j->opts->service, alert_list_add(&alerts));
+		f = FMT_LOG;
+	} else {
+		if (json_depth(text, size) > INGEST_MAX_DEPTH) {
+			snprintf(why, sizeof why, "JSON nested deeper than %d levels",
+				 INGEST_MAX_DEPTH);
+			return emit_reject(j, line, why, text, kept, size);
+		}
+		json_error_t jerr;
+		json_t *root = json_loadb(text, size, 0, &jerr);
+		if (!root) {
+			snprintf(why, sizeof why, "%s at line %d column %d: %s",
+				 unterminated ? "truncated JSON (last line has no newline)"
+					      : "malformed JSON",
+				 jerr.line, jerr.column, jerr.text);
+			return emit_reject(j, line, why, text, kept, size);
+		}
+		if (f == FMT_AUTO)
+			f = format_detect(root);
+		if (f == FMT_AUTO) {
+			json_decref(root);
+			return emit_reject(j, line,
+					   "JSON of an unknown shape (not an Alertmanager, "
+					   "PagerDuty, Grafana or generic alert record)",
+					   text, kept, size);
+		}
+		char *reason = NULL;
+		bool ok = format_parse_json(f, root, &alerts, &reason);
+		json_decref(root);
+		if (!ok) {
+			bool more = emit_reject(j, line, reason, text, kept, size);
+			free(reason);
+			free(alerts.v);
+			return more;
+		}
+	}
+	struct item *it = next_item(j);
+	if (!it) {
+		alert_list_clear(&alerts);
+		free(alerts.v);
+		return false;
+	}
+	it->line = line;
+	snprintf(it->location, sizeof it->location, "line %u", line);
+	it->text = xstrndup(text, size);
+	it->kept = it->size = size;
+	it->format = f;
+	it->alerts = alerts;
+	it->preps = xcalloc(alerts.n ? alerts.n : 1, sizeof *it->preps);
+	for (size_t i = 0; i < alerts.n; i++)
+		pipeline_prepare(j->masker, &alerts.v[i], &it->preps[i]);
+	return true;
+}
+
+static bool looks_like_json(int first, int second)
+{
+	if (first == '{')
+		return true;
+	/* '[' opens an array of objects, or an empty array; "[Sun Dec 04"
+	 * and "[10.30 16:49:06]" are log headers */
+	return first == '[' && (second == '{' || second == ']' || second == EOF);
+}
+
+static bool is_json_format(enum format_id f)
+{
+	return f != FMT_AUTO && f != FMT_LOG;
+}
+
+static void read_input(struct reader_job *j)
+{
+	struct reader r;
+	reader_init(&r, j->f);
+	int first, second;
+	reader_peek(&r, &first, &second);
+	bool json_mode = is_json_format(j->opts->format) ||
+			 (j->opts->format == FMT_AUTO && looks_like_json(first, second));
+	const char *line;
+	size_t size;
+	bool nl;
+	unsigned lineno = 0;
+
+	if (first == EOF) {
+		/* nothing but whitespace: say so, and remember it */
+		size_t n = r.end - r.start;
+		emit_reject(j, 1, "empty input", r.buf + r.start, n, n);
+	} else if (json_mode) {
+		/* ndjson or one document? decide on the first non-blank line */
+		bool got;
+		do {
+			got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
+			lineno++;
+		} while (got && strspn(line, " \t") == size && size <= INGEST_MAX_RECORD);
+		json_error_t jerr;
+		json_t *probe = got && size <= INGEST_MAX_RECORD
+					? json_loadb(line, size, 0, &jerr)
+					: NULL;
+		bool ndjson = probe != NULL || (got && size > INGEST_MAX_RECORD) || r.eof;
+		json_decref(probe);
+		if (ndjson) {
+			while (got) {
+				if (strspn(line, " \t") != size || size > INGEST_MAX_RECORD) {
+					if (!read_record(j, lineno, line, r.line.len, size, true,
+							 !nl))
+						break;
+				}
+				got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
+				lineno++;
+			}
+		} else {
+			/* document: the first line plus the rest */
+			unsigned first_line = lineno;
+			struct buf doc = { 0 };
+			size_t total = size;
+			buf_add(&doc, line, r.line.len);
+			if (nl)
+				buf_addc(&doc, '\n');
+			total += nl;
+			while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
+				if (doc.len <= INGEST_MAX_RECORD)
+					buf_add(&doc, line, r.line.len);
+				if (nl && doc.len <= INGEST_MAX_RECORD)
+					buf_addc(&doc, '\n');
+				total += size + nl;
+			}
+			read_record(j, first_line, doc.data, doc.len, total, true, false);
+			buf_free(&doc);
+		}
+	} else {
+		while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
+			lineno++;
+			if (size == 0)
+				continue; /* blank lines carry nothing */
+			if (!read_record(j, lineno, line, r.line.len, size, false, !nl))
+				break;
+		}
+	}
+	if (ferror(j->f)) {
+		j->read_error = true;
+		j->read_errno = errno;
+	}
+	reader_free(&r);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader_job *j = arg;
+	read_input(j);
+	if (j->cur && j->cur->n)
+		queue_push(j->q, j->cur);
+	else
+		free(j->cur);
+	j->cur = NULL;
+	pthread_mutex_lock(&j->q->mu);
+	j->q->done = true;
+	pthread_cond_broadcast(&j->q->cv);
+	pthread_mutex_unlock(&j->q->mu);
+	return NULL;
+}
+
+/* ---- the writer: batches ----------------------------------------------- */
 
 struct ingest *ingest_new(struct store *st, const struct mask_rules *rules,
 			  const struct ingest_opts *opts)
 {
 	struct ingest *ing = xcalloc(1, sizeof *ing);
 	ing->st = st;
+	ing->rules = rules;
 	ing->pipe = pipeline_new(st, rules);
 	if (opts)
 		ing->opts = *opts;
@@ -170,8 +548,6 @@ void ingest_free(struct ingest **ingp)
 	if (ing->in_txn)
 		store_rollback(ing->st);
 	pipeline_free(&ing->pipe);
-	alert_list_clear(&ing->alerts);
-	free(ing->alerts.v);
 	buf_free(&ing->why_text);
 	xfree(ingp);
 }
@@ -244,57 +620,47 @@ static enum status reject(struct ingest *ing, const char *origin, const char *lo
 	return rc == SQLITE_DONE ? STATUS_OK : STATUS_STORE;
 }
 
-static int64_t store_record(struct ingest *ing, const char *origin, const char *location,
-			    enum format_id f, const char *text, size_t len, int64_t received_at)
+static int64_t store_record(struct ingest *ing, const char *origin, const struct item *it)
 {
-	sqlite3_stmt *st = store_stmt(ing->st, "INSERT INTO records (origin, location, format, "
-					       "received_at, text) VALUES (?, ?, ?, ?, ?)");
-	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, location, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, format_name(f), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, received_at);
-	sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
+	if (!ing->input_id) {
+		sqlite3_stmt *in = store_stmt(ing->st, "INSERT INTO inputs (origin, started_at) "
+						       "VALUES (?, ?)");
+		sqlite3_bind_text(in, 1, origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(in, 2, now_ms());
+		int rc = sqlite3_step(in);
+		sqlite3_reset(in);
+		if (rc != SQLITE_DONE)
+			return -1;
+		ing->input_id = sqlite3_last_insert_rowid(store_db(ing->st));
+	}
+	sqlite3_stmt *st = store_stmt(ing->st, "INSERT INTO records (input_id, line, format, text) "
+					       "VALUES (?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, ing->input_id);
+	sqlite3_bind_int64(st, 2, it->line);
+	sqlite3_bind_text(st, 3, format_name(it->format), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, it->text, (int)it->size, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(store_db(ing->st)) : -1;
 }
 
-/* Depth of JSON nesting, ignoring brackets inside strings. */
-static int json_depth(const char *s, size_t n)
+/* Write one item: its record and alerts, or its reject. */
+static enum status write_item(struct ingest *ing, const char *origin, const struct item *it)
 {
-	int depth = 0, max = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
+	ing->file.records++;
+	if (batch_begin(ing) != STATUS_OK)
+		return STATUS_STORE;
+	ing->in_batch++;
+	if (it->is_reject)
+		return reject(ing, origin, it->location, it->reason, it->text, it->kept, it->size);
 
-/* Store the alerts parsed from one record, all or nothing for the record. */
-static enum status store_alerts(struct ingest *ing, const char *origin, const char *location,
-				enum format_id f, const char *text, size_t len)
-{
 	int64_t received = now_ms();
-	int64_t rec = store_record(ing, origin, location, f, text, len, received);
+	int64_t rec = store_record(ing, origin, it);
 	if (rec < 0)
 		return STATUS_STORE;
-	enum status st = STATUS_OK;
-	for (size_t i = 0; i < ing->alerts.n; i++) {
-		const struct alert *a = &ing->alerts.v[i];
-		switch (pipeline_add(ing->pipe, a, rec, received)) {
+	for (size_t i = 0; i < it->alerts.n; i++) {
+		const struct alert *a = &it->alerts.v[i];
+		switch (pipeline_add_prepared(ing->pipe, a, &it->preps[i], rec, received)) {
 		case PIPE_INSERTED:
 			ing->file.accepted++;
 			break;
@@ -304,9 +670,10 @@ static enum status store_alerts(struct ingest *ing, const char *origin, const ch
 		case PIPE_UNMATCHED: {
 			char *why = xasprintf("%s %s for unknown dedup_key '%s'", a->source,
 					      a->resolved ? "resolve" : "acknowledge", a->dedup_key);
-			st = reject(ing, origin, location, why, text, len, len);
+			enum status st = reject(ing, origin, it->location, why, it->text, it->size,
+						it->size);
 			free(why);
-			if (st == STATUS_STORE)
+			if (st != STATUS_OK)
 				return st;
 			break;
 		}
@@ -314,94 +681,9 @@ static enum status store_alerts(struct ingest *ing, const char *origin, const ch
 			return STATUS_STORE;
 		}
 	}
-	return STATUS_OK;
-}
-
-/* One record: check, parse, store or reject. */
-static enum status handle_record(struct ingest *ing, const char *origin, const char *location,
-				 const char *text, size_t kept, size_t size, bool json_mode,
-				 bool unterminated)
-{
-	char why[512];
-	ing->file.records++;
-	if (batch_begin(ing) != STATUS_OK)
-		return STATUS_STORE;
-	ing->in_batch++;
-
-	if (size > INGEST_MAX_RECORD) {
-		snprintf(why, sizeof why, "record of %zu bytes is over the 1 MiB limit", size);
-		return reject(ing, origin, location, why, text, kept, size);
-	}
-	size_t bad_at;
-	if (!utf8_valid(text, size, &bad_at)) {
-		snprintf(why, sizeof why, "invalid UTF-8 at byte %zu", bad_at + 1);
-		return reject(ing, origin, location, why, text, kept, size);
-	}
-	if (memchr(text, '\0', size)) {
-		snprintf(why, sizeof why, "NUL byte at byte %zu",
-			 (size_t)((const char *)memchr(text, '\0', size) - text) + 1);
-		return reject(ing, origin, location, why, text, kept, size);
-	}
-
-	alert_list_clear(&ing->alerts);
-	enum format_id f = ing->opts.format;
-	if (!json_mode) {
-		format_parse_log(text, size, ing->opts.service, alert_list_add(&ing->alerts));
-		f = FMT_LOG;
-	} else {
-		if (json_depth(text, size) > INGEST_MAX_DEPTH) {
-			snprintf(why, sizeof why, "JSON nested deeper than %d levels",
-				 INGEST_MAX_DEPTH);
-			return reject(ing, origin, location, why, text, kept, size);
-		}
-		json_error_t jerr;
-		json_t *root = json_loadb(text, size, 0, &jerr);
-		if (!root) {
-			snprintf(why, sizeof why, "%s at line %d column %d: %s",
-				 unterminated ? "truncated JSON (last line has no newline)"
-					      : "malformed JSON",
-				 jerr.line, jerr.column, jerr.text);
-			return reject(ing, origin, location, why, text, kept, size);
-		}
-		if (f == FMT_AUTO)
-			f = format_detect(root);
-		if (f == FMT_AUTO) {
-			json_decref(root);
-			return reject(ing, origin, location,
-				      "JSON of an unknown shape (not an Alertmanager, PagerDuty, "
-				      "Grafana or generic alert record)",
-				      text, kept, size);
-		}
-		char *reason = NULL;
-		bool ok = format_parse_json(f, root, &ing->alerts, &reason);
-		json_decref(root);
-		if (!ok) {
-			enum status st = reject(ing, origin, location, reason, text, kept, size);
-			free(reason);
-			return st;
-		}
-	}
-	enum status st = store_alerts(ing, origin, location, f, text, size);
-	alert_list_clear(&ing->alerts);
-	if (st != STATUS_OK)
-		return st;
 	if (ing->in_batch >= ing->opts.batch)
 		return batch_commit(ing);
 	return STATUS_OK;
-}
-
-static bool looks_like_json(int first, int second)
-{
-	if (first == '{')
-		return true;
-	/* '[' opens an array of objects, or an empty array; "[Sun Dec 04"
-	 * and "[10.30 16:49:06]" are log headers */
-	return first == '[' && (second == '{' || second == ']' || second == EOF);
-}
-
-static bool is_json_format(enum format_id f)
-{
-	return f != FMT_AUTO && f != FMT_LOG;
 }
 
 static void add_counts(struct ingest_counts *to, const struct ingest_counts *from)
@@ -432,94 +714,43 @@ static enum status finish_input(struct ingest *ing, const char *origin)
 
 enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 {
-	struct reader r;
-	reader_init(&r, f);
 	memset(&ing->file, 0, sizeof ing->file);
 	buf_reset(&ing->why_text);
+	ing->input_id = 0;
+
+	struct queue q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct reader_job job = { .q = &q, .f = f, .opts = &ing->opts };
+	job.masker = masker_new(ing->rules);
+	pthread_t reader;
+	if (pthread_create(&reader, NULL, reader_main, &job) != 0)
+		die(3, "cannot start the reader thread");
+
 	enum status st = STATUS_OK;
-
-	int first, second;
-	reader_peek(&r, &first, &second);
-	bool json_mode = is_json_format(ing->opts.format) ||
-			 (ing->opts.format == FMT_AUTO && looks_like_json(first, second));
-
-	if (first == EOF) {
-		/* nothing but whitespace: say so, and remember it */
-		size_t n = r.end - r.start;
-		st = reject(ing, origin, "line 1", "empty input", r.buf + r.start, n, n);
-		goto out;
-	}
-
-	const char *line;
-	size_t size;
-	bool nl;
-	unsigned lineno = 0;
-	char loc[64];
-
-	if (json_mode && ing->opts.format != FMT_LOG) {
-		/* ndjson or one document? decide on the first non-blank line */
-		bool got;
-		do {
-			got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
-			lineno++;
-		} while (got && strspn(line, " \t") == size && size <= INGEST_MAX_RECORD);
-		json_error_t jerr;
-		json_t *probe = got && size <= INGEST_MAX_RECORD
-					? json_loadb(line, size, 0, &jerr)
-					: NULL;
-		bool ndjson = probe != NULL || (got && size > INGEST_MAX_RECORD) || r.eof;
-		json_decref(probe);
-		if (ndjson) {
-			while (got) {
-				if (strspn(line, " \t") != size || size > INGEST_MAX_RECORD) {
-					snprintf(loc, sizeof loc, "line %u", lineno);
-					st = handle_record(ing, origin, loc, line, r.line.len, size,
-							   true, !nl);
-					if (st == STATUS_STORE)
-						goto out;
-				}
-				got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
-				lineno++;
-			}
-		} else {
-			/* document: the first line plus the rest */
-			unsigned first_line = lineno;
-			struct buf doc = { 0 };
-			size_t total = size;
-			buf_add(&doc, line, r.line.len);
-			if (nl)
-				buf_addc(&doc, '\n');
-			total += nl;
-			while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
-				if (doc.len <= INGEST_MAX_RECORD)
-					buf_add(&doc, line, r.line.len);
-				if (nl && doc.len <= INGEST_MAX_RECORD)
-					buf_addc(&doc, '\n');
-				total += size + nl;
-			}
-			snprintf(loc, sizeof loc, "line %u", first_line);
-			st = handle_record(ing, origin, loc, doc.data, doc.len, total, true, false);
-			buf_free(&doc);
-			if (st == STATUS_STORE)
-				goto out;
-		}
-	} else {
-		while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
-			lineno++;
-			if (size == 0)
-				continue; /* blank lines carry nothing */
-			snprintf(loc, sizeof loc, "line %u", lineno);
-			st = handle_record(ing, origin, loc, line, r.line.len, size, false, !nl);
-			if (st == STATUS_STORE)
-				goto out;
+	struct chunk *c;
+	while ((c = queue_pop(&q))) {
+		for (size_t i = 0; i < c->n && st == STATUS_OK; i++)
+			st = write_item(ing, origin, &c->items[i]);
+		queue_give_back(&q, c);
+		if (st == STATUS_STORE) {
+			/* tell the reader to stop, and drain what it already made */
+			pthread_mutex_lock(&q.mu);
+			q.stop = true;
+			pthread_cond_broadcast(&q.cv);
+			pthread_mutex_unlock(&q.mu);
+			while ((c = queue_pop(&q)))
+				chunk_free(c);
+			break;
 		}
 	}
-	if (ferror(f)) {
-		complain(ing, origin, "read", strerror(errno));
+	pthread_join(reader, NULL);
+	while ((c = queue_take_spent(&q)))
+		free(c);
+	masker_free(&job.masker);
+	if (st == STATUS_OK && job.read_error) {
+		complain(ing, origin, "read", strerror(job.read_errno));
 		st = STATUS_IO;
 	}
-out:
-	reader_free(&r);
+
 	if (st == STATUS_STORE) {
 		fprintf(ing->opts.messages, "sitrep: %s: database error: %s\n",
 			store_path(ing->st), store_errmsg(ing->st));

@@ -232,8 +232,40 @@ static bool lookup_alert(struct pipeline *p, const char *key, int64_t *id, int64
 	return found;
 }
 
+void pipeline_prepare(struct masker *m, const struct alert *a, struct pipeline_prep *out)
+{
+	memset(out, 0, sizeof *out);
+	if (a->status_only)
+		return;
+	size_t mlen;
+	const char *masked = mask_apply(m, a->message, strlen(a->message), &mlen);
+	out->masked = xstrndup(masked, mlen);
+	out->masked_len = mlen;
+	fingerprint_hex(a->name, a->service, out->masked, mlen, out->fp);
+	out->labels = a->labels ? json_dumps(a->labels, JSON_COMPACT) : NULL;
+	if (!out->labels)
+		out->labels = xstrdup("{}");
+}
+
+void pipeline_prep_clear(struct pipeline_prep *prep)
+{
+	xfree(&prep->masked);
+	xfree(&prep->labels);
+}
+
 enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int64_t record_id,
 				  int64_t received_at)
+{
+	struct pipeline_prep prep;
+	pipeline_prepare(p->masker, a, &prep);
+	enum pipeline_result r = pipeline_add_prepared(p, a, &prep, record_id, received_at);
+	pipeline_prep_clear(&prep);
+	return r;
+}
+
+enum pipeline_result pipeline_add_prepared(struct pipeline *p, const struct alert *a,
+					   const struct pipeline_prep *prep, int64_t record_id,
+					   int64_t received_at)
 {
 	int64_t alert_id = 0, old_cluster = 0;
 	bool exists = false;
@@ -253,18 +285,15 @@ enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int
 		return rc == SQLITE_DONE ? PIPE_UPDATED : PIPE_ERROR;
 	}
 
-	size_t mlen;
-	const char *masked = mask_apply(p->masker, a->message, strlen(a->message), &mlen);
-	char fp[17];
-	fingerprint_hex(a->name, a->service, masked, mlen, fp);
+	const char *masked = prep->masked;
+	size_t mlen = prep->masked_len;
+	const char *fp = prep->fp;
 	struct cluster_slot *slot = cluster_slot(p, fp, a, masked, mlen, received_at);
 	if (!slot)
 		return PIPE_ERROR;
 	int64_t cluster = slot->id;
 
-	char *labels = a->labels ? json_dumps(a->labels, JSON_COMPACT) : NULL;
-	if (!labels)
-		labels = xstrdup("{}");
+	const char *labels = prep->labels;
 	int64_t ends_at = a->ends_at ? a->ends_at : (a->resolved ? received_at : 0);
 	sqlite3_stmt *st;
 	if (!exists) {
@@ -280,27 +309,22 @@ enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int
 		sqlite3_bind_text(st, 9, a->service ? a->service : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 10, a->message, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 11, masked, (int)mlen, SQLITE_STATIC);
-		sqlite3_bind_text(st, 12, labels, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 12, labels, -1, SQLITE_STATIC);
 		bind_time(st, 13, a->starts_at);
 		bind_time(st, 14, ends_at);
 		sqlite3_bind_int64(st, 15, received_at);
 		sqlite3_bind_int64(st, 16, cluster);
 		int rc = sqlite3_step(st);
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			free(labels);
+		if (rc != SQLITE_DONE)
 			return PIPE_ERROR;
-		}
 		if (sqlite3_changes(store_db(p->st)) == 1) {
-			free(labels);
 			slot_count(slot, 1, 1, received_at, (int)a->severity);
 			return PIPE_INSERTED;
 		}
 		/* the key exists after all: update it below */
-		if (!lookup_alert(p, a->dedup_key, &alert_id, &old_cluster)) {
-			free(labels);
+		if (!lookup_alert(p, a->dedup_key, &alert_id, &old_cluster))
 			return PIPE_ERROR;
-		}
 	}
 	st = store_stmt(p->st, SQL_ALERT_UPDATE);
 	sqlite3_bind_int64(st, 1, record_id);
@@ -310,7 +334,7 @@ enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int
 	sqlite3_bind_text(st, 5, severity_name(a->severity), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, a->message, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, masked, (int)mlen, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, labels, -1, free);
+	sqlite3_bind_text(st, 8, labels, -1, SQLITE_STATIC);
 	bind_time(st, 9, a->starts_at);
 	bind_time(st, 10, ends_at);
 	sqlite3_bind_int64(st, 11, received_at);

@@ -33,4 +33,21 @@ void pipeline_discard(struct pipeline *p);
 enum pipeline_result pipeline_add(struct pipeline *p, const struct alert *a, int64_t record_id,
 				  int64_t received_at);
 
+/*
+ * The same in two halves, so the CPU work (masking, fingerprint) can run on
+ * another thread than the one that owns the connection: pipeline_prepare
+ * touches only its masker; pipeline_add_prepared only the store.
+ */
+struct pipeline_prep {
+	char *masked;
+	size_t masked_len;
+	char fp[17];
+	char *labels; /* the labels as compact JSON */
+};
+void pipeline_prepare(struct masker *m, const struct alert *a, struct pipeline_prep *out);
+void pipeline_prep_clear(struct pipeline_prep *prep);
+enum pipeline_result pipeline_add_prepared(struct pipeline *p, const struct alert *a,
+					   const struct pipeline_prep *prep, int64_t record_id,
+					   int64_t received_at);
+
 #endif

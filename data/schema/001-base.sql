@@ -1,14 +1,21 @@
--- sitrep schema, version 1: records, alerts, clusters, rejects, audit, sources.
+-- sitrep schema, version 1: inputs, records, alerts, clusters, rejects, audit.
 -- Times are milliseconds since the Unix epoch (UTC).
+
+-- One read of one input: a file, stdin, a spool file (later: a poll of a
+-- live source). Records point at it instead of repeating its name.
+CREATE TABLE inputs (
+	id          INTEGER PRIMARY KEY,
+	origin      TEXT NOT NULL,             -- file name, "-" for stdin, spool path
+	started_at  INTEGER NOT NULL
+);
 
 -- Every input record, verbatim, as it arrived (one webhook payload, one
 -- NDJSON line, one log line). Alerts point back to the record they came from.
 CREATE TABLE records (
 	id          INTEGER PRIMARY KEY,
-	origin      TEXT NOT NULL,             -- file name, "-" for stdin, spool path
-	location    TEXT NOT NULL,             -- "line 12", "record 3"
+	input_id    INTEGER NOT NULL REFERENCES inputs(id),
+	line        INTEGER NOT NULL,          -- where the record starts in the input
 	format      TEXT NOT NULL,
-	received_at INTEGER NOT NULL,
 	text        TEXT NOT NULL
 );
 

@@ -36,8 +36,8 @@ int main(int argc, char **argv)
 	}
 	sqlite3 *db = store_db(st);
 	sqlite3_exec(db,
-		     "INSERT INTO records (origin, location, format, received_at, text) VALUES "
-		     "('bench', 'line 1', 'json', 0, '{}');"
+		     "INSERT INTO inputs (origin, started_at) VALUES ('bench', 0);"
+		     "INSERT INTO records (input_id, line, format, text) VALUES (1, 1, 'json', '{}');"
 		     "INSERT INTO clusters (fingerprint, name, template, severity, first_seen, "
 		     "last_seen) VALUES ('f', 'n', 't', 'high', 0, 0);",
 		     NULL, NULL, NULL);

@@ -42,7 +42,7 @@ expect_eq "$(sql "SELECT status || ' ' || occurrences FROM alerts WHERE source='
 "$SITREP" ingest - <"$F/generic.ndjson" >"$T/out" 2>"$T/err"
 rc=$?
 expect_rc 0 "generic ndjson from stdin"
-expect_eq "$(sql "SELECT count(*) FROM records WHERE origin='-'")" 5 "stdin records"
+expect_eq "$(sql "SELECT count(*) FROM records JOIN inputs ON inputs.id = input_id WHERE origin='-'")" 5 "stdin records"
 
 # plain log lines, with a service and an explicit format
 run ingest --format log --service order-router "$F/app.log"

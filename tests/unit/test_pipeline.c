@@ -35,8 +35,8 @@ static int setup(void **state)
 		return -1;
 	f->p = pipeline_new(f->st, f->rules);
 	sqlite3_exec(store_db(f->st),
-		     "INSERT INTO records (origin, location, format, received_at, text) "
-		     "VALUES ('t', 'line 1', 'json', 0, '{}')",
+		     "INSERT INTO inputs (origin, started_at) VALUES ('t', 0);"
+		     "INSERT INTO records (input_id, line, format, text) VALUES (1, 1, 'json', '{}')",
 		     NULL, NULL, NULL);
 	f->record = sqlite3_last_insert_rowid(store_db(f->st));
 	*state = f;
