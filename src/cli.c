@@ -24,14 +24,7 @@
 #include "mask.h"
 #include "store.h"
 
-struct ctx {
-	const struct cli_globals *g;
-	struct conf conf;
-	bool conf_loaded;
-	struct store *st;
-};
-
-typedef int (*command_fn)(struct ctx *c, int argc, char **argv);
+typedef int (*command_fn)(struct cli_ctx *c, int argc, char **argv);
 
 #define COMMAND_LIST(_)                                                                    \
 	_(ingest, "ingest [--format F] [--service NAME] [FILE...|-]\n"                      \
@@ -43,9 +36,6 @@ typedef int (*command_fn)(struct ctx *c, int argc, char **argv);
 	_(rejects, "rejects [--limit N]", "input that was refused, where from and why")   \
 	_(db, "db check", "check the database file's integrity")
 
-#define DECLARE_CMD(name, synopsis, summary) static int cmd_##name(struct ctx *, int, char **);
-COMMAND_LIST(DECLARE_CMD)
-#undef DECLARE_CMD
 
 static const struct command {
 	const char *name;
@@ -82,9 +72,7 @@ static void command_usage(const struct command *cmd, FILE *out)
 
 /* ---- shared helpers --------------------------------------------------- */
 
-static int usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -95,7 +83,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
-static enum status load_conf(struct ctx *c)
+static enum status load_conf(struct cli_ctx *c)
 {
 	if (c->conf_loaded)
 		return STATUS_OK;
@@ -110,7 +98,7 @@ static enum status load_conf(struct ctx *c)
 	return STATUS_OK;
 }
 
-static enum status open_store(struct ctx *c)
+enum status cli_open_store(struct cli_ctx *c)
 {
 	if (c->st)
 		return STATUS_OK;
@@ -125,7 +113,7 @@ static enum status open_store(struct ctx *c)
 	return st;
 }
 
-static bool parse_limit(const char *s, long *out)
+bool cli_parse_limit(const char *s, long *out)
 {
 	char *end;
 	long v = strtol(s, &end, 10);
@@ -135,7 +123,7 @@ static bool parse_limit(const char *s, long *out)
 	return true;
 }
 
-static void print_json(json_t *doc)
+void cli_print_json(json_t *doc)
 {
 	/* ASCII-only: a script that echoes our JSON to a terminal stays safe */
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
@@ -143,7 +131,7 @@ static void print_json(json_t *doc)
 	json_decref(doc);
 }
 
-static void print_escaped(const char *s)
+void cli_print_escaped(const char *s)
 {
 	struct buf b = { 0 };
 	escape_text(&b, s ? s : "", s ? strlen(s) : 0, false);
@@ -151,7 +139,7 @@ static void print_escaped(const char *s)
 	buf_free(&b);
 }
 
-static json_t *json_time(sqlite3_stmt *st, int col)
+json_t *cli_json_time(sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return json_null();
@@ -160,13 +148,13 @@ static json_t *json_time(sqlite3_stmt *st, int col)
 	return json_string(t);
 }
 
-static json_t *json_text(sqlite3_stmt *st, int col)
+json_t *cli_json_text(sqlite3_stmt *st, int col)
 {
 	const char *s = (const char *)sqlite3_column_text(st, col);
 	return s ? json_string(s) : json_null();
 }
 
-static void format_age(int64_t then_ms, char out[32])
+void cli_format_age(int64_t then_ms, char out[32])
 {
 	int64_t s = (now_ms() - then_ms) / 1000;
 	if (s < 0)
@@ -200,7 +188,7 @@ static bool wants_help(int argc, char **argv)
 
 /* ---- ingest ----------------------------------------------------------- */
 
-static int cmd_ingest(struct ctx *c, int argc, char **argv)
+int cmd_ingest(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
@@ -215,7 +203,7 @@ static int cmd_ingest(struct ctx *c, int argc, char **argv)
 		switch (o) {
 		case 'f':
 			if (!format_from_name(optarg, &io.format))
-				return usage_error("ingest", "unknown format '%s'", optarg);
+				return cli_usage_error("ingest", "unknown format '%s'", optarg);
 			break;
 		case 's':
 			io.service = optarg;
@@ -224,11 +212,11 @@ static int cmd_ingest(struct ctx *c, int argc, char **argv)
 			spool = optarg;
 			break;
 		default:
-			return usage_error("ingest", "%s", "bad option");
+			return cli_usage_error("ingest", "%s", "bad option");
 		}
 	}
 	if (spool && optind < argc)
-		return usage_error("ingest", "%s", "--spool takes no FILE arguments");
+		return cli_usage_error("ingest", "%s", "--spool takes no FILE arguments");
 	enum status st = load_conf(c);
 	if (st != STATUS_OK)
 		return status_exit_code(st);
@@ -244,7 +232,7 @@ static int cmd_ingest(struct ctx *c, int argc, char **argv)
 		free(err);
 		return status_exit_code(st);
 	}
-	st = open_store(c);
+	st = cli_open_store(c);
 	if (st != STATUS_OK) {
 		mask_rules_free(&rules);
 		return status_exit_code(st);
@@ -268,7 +256,7 @@ static int cmd_ingest(struct ctx *c, int argc, char **argv)
 	}
 	const struct ingest_counts *t = ingest_totals(ing);
 	if (c->g->json) {
-		print_json(json_pack("{s:I, s:I, s:I, s:I}", "records", (json_int_t)t->records,
+		cli_print_json(json_pack("{s:I, s:I, s:I, s:I}", "records", (json_int_t)t->records,
 				     "accepted", (json_int_t)t->accepted, "updated",
 				     (json_int_t)t->updated, "rejected", (json_int_t)t->rejected));
 	} else {
@@ -287,32 +275,32 @@ static json_t *cluster_json(sqlite3_stmt *st)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-	json_object_set_new(o, "fingerprint", json_text(st, 1));
-	json_object_set_new(o, "name", json_text(st, 2));
-	json_object_set_new(o, "service", json_text(st, 3));
-	json_object_set_new(o, "template", json_text(st, 4));
-	json_object_set_new(o, "severity", json_text(st, 5));
+	json_object_set_new(o, "fingerprint", cli_json_text(st, 1));
+	json_object_set_new(o, "name", cli_json_text(st, 2));
+	json_object_set_new(o, "service", cli_json_text(st, 3));
+	json_object_set_new(o, "template", cli_json_text(st, 4));
+	json_object_set_new(o, "severity", cli_json_text(st, 5));
 	json_object_set_new(o, "alerts", json_integer(sqlite3_column_int64(st, 6)));
 	json_object_set_new(o, "occurrences", json_integer(sqlite3_column_int64(st, 7)));
-	json_object_set_new(o, "first_seen", json_time(st, 8));
-	json_object_set_new(o, "last_seen", json_time(st, 9));
+	json_object_set_new(o, "first_seen", cli_json_time(st, 8));
+	json_object_set_new(o, "last_seen", cli_json_time(st, 9));
 	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
 		json_object_set_new(o, "merged_into", json_integer(sqlite3_column_int64(st, 10)));
 	return o;
 }
 
-static int cmd_list(struct ctx *c, int argc, char **argv)
+int cmd_list(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "limit", required_argument, NULL, 'n' }, { 0 } };
 	long limit = 50;
 	int o;
 	while ((o = next_opt(argc, argv, "+n:", opts)) != -1) {
-		if (o != 'n' || !parse_limit(optarg, &limit))
-			return usage_error("list", "%s", "--limit needs a positive number");
+		if (o != 'n' || !cli_parse_limit(optarg, &limit))
+			return cli_usage_error("list", "%s", "--limit needs a positive number");
 	}
 	if (optind < argc)
-		return usage_error("list", "unexpected argument '%s'", argv[optind]);
-	enum status s = open_store(c);
+		return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
+	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 	static const char sql[] = "SELECT id, fingerprint, name, service, template, severity, "
@@ -331,23 +319,23 @@ static int cmd_list(struct ctx *c, int argc, char **argv)
 			continue;
 		}
 		char age[32];
-		format_age(sqlite3_column_int64(st, 9), age);
+		cli_format_age(sqlite3_column_int64(st, 9), age);
 		printf("%6lld %-8s %7lld %7lld %-9s ", (long long)sqlite3_column_int64(st, 0),
 		       sqlite3_column_text(st, 5), (long long)sqlite3_column_int64(st, 6),
 		       (long long)sqlite3_column_int64(st, 7), age);
-		print_escaped((const char *)sqlite3_column_text(st, 2));
+		cli_print_escaped((const char *)sqlite3_column_text(st, 2));
 		const char *svc = (const char *)sqlite3_column_text(st, 3);
 		if (svc && *svc) {
 			fputs("  ", stdout);
-			print_escaped(svc);
+			cli_print_escaped(svc);
 		}
 		fputs("  ", stdout);
-		print_escaped((const char *)sqlite3_column_text(st, 4));
+		cli_print_escaped((const char *)sqlite3_column_text(st, 4));
 		fputc('\n', stdout);
 	}
 	sqlite3_reset(st);
 	if (arr)
-		print_json(json_pack("{s:o}", "clusters", arr));
+		cli_print_json(json_pack("{s:o}", "clusters", arr));
 	return 0;
 }
 
@@ -357,18 +345,18 @@ static json_t *labels_json(const char *text)
 	return v ? v : json_object();
 }
 
-static int cmd_show(struct ctx *c, int argc, char **argv)
+int cmd_show(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { 0 } };
 	if (next_opt(argc, argv, "+", opts) != -1)
-		return usage_error("show", "%s", "bad option");
+		return cli_usage_error("show", "%s", "bad option");
 	if (optind + 1 != argc)
-		return usage_error("show", "%s", "needs exactly one cluster ID");
+		return cli_usage_error("show", "%s", "needs exactly one cluster ID");
 	char *end;
 	long long id = strtoll(argv[optind], &end, 10);
 	if (*end || id < 1)
-		return usage_error("show", "'%s' is not a cluster ID", argv[optind]);
-	enum status s = open_store(c);
+		return cli_usage_error("show", "'%s' is not a cluster ID", argv[optind]);
+	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 
@@ -410,22 +398,22 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 	while (sqlite3_step(as) == SQLITE_ROW) {
 		json_t *a = json_object();
 		json_object_set_new(a, "id", json_integer(sqlite3_column_int64(as, 0)));
-		json_object_set_new(a, "source", json_text(as, 1));
-		json_object_set_new(a, "dedup_key", json_text(as, 2));
-		json_object_set_new(a, "status", json_text(as, 3));
+		json_object_set_new(a, "source", cli_json_text(as, 1));
+		json_object_set_new(a, "dedup_key", cli_json_text(as, 2));
+		json_object_set_new(a, "status", cli_json_text(as, 3));
 		json_object_set_new(a, "silenced", json_boolean(sqlite3_column_int(as, 4)));
 		json_object_set_new(a, "inhibited", json_boolean(sqlite3_column_int(as, 5)));
-		json_object_set_new(a, "severity", json_text(as, 6));
-		json_object_set_new(a, "name", json_text(as, 7));
-		json_object_set_new(a, "service", json_text(as, 8));
-		json_object_set_new(a, "message", json_text(as, 9));
-		json_object_set_new(a, "masked", json_text(as, 10));
+		json_object_set_new(a, "severity", cli_json_text(as, 6));
+		json_object_set_new(a, "name", cli_json_text(as, 7));
+		json_object_set_new(a, "service", cli_json_text(as, 8));
+		json_object_set_new(a, "message", cli_json_text(as, 9));
+		json_object_set_new(a, "masked", cli_json_text(as, 10));
 		json_object_set_new(a, "labels",
 				    labels_json((const char *)sqlite3_column_text(as, 11)));
-		json_object_set_new(a, "starts_at", json_time(as, 12));
-		json_object_set_new(a, "ends_at", json_time(as, 13));
-		json_object_set_new(a, "received_at", json_time(as, 14));
-		json_object_set_new(a, "updated_at", json_time(as, 15));
+		json_object_set_new(a, "starts_at", cli_json_time(as, 12));
+		json_object_set_new(a, "ends_at", cli_json_time(as, 13));
+		json_object_set_new(a, "received_at", cli_json_time(as, 14));
+		json_object_set_new(a, "updated_at", cli_json_time(as, 15));
 		json_object_set_new(a, "occurrences", json_integer(sqlite3_column_int64(as, 16)));
 		json_object_set_new(a, "record_id", json_integer(sqlite3_column_int64(as, 17)));
 		json_array_append_new(alerts, a);
@@ -434,19 +422,19 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 
 	if (c->g->json) {
 		json_object_set_new(cluster, "merged_from", merged_from);
-		print_json(json_pack("{s:o, s:o}", "cluster", cluster, "alerts", alerts));
+		cli_print_json(json_pack("{s:o, s:o}", "cluster", cluster, "alerts", alerts));
 		return 0;
 	}
 	json_decref(merged_from);
 	printf("cluster %lld  fingerprint %s\n", id,
 	       json_string_value(json_object_get(cluster, "fingerprint")));
 	printf("name:       ");
-	print_escaped(json_string_value(json_object_get(cluster, "name")));
+	cli_print_escaped(json_string_value(json_object_get(cluster, "name")));
 	printf("\nservice:    ");
-	print_escaped(json_string_value(json_object_get(cluster, "service")));
+	cli_print_escaped(json_string_value(json_object_get(cluster, "service")));
 	printf("\nseverity:   %s\n", json_string_value(json_object_get(cluster, "severity")));
 	printf("template:   ");
-	print_escaped(json_string_value(json_object_get(cluster, "template")));
+	cli_print_escaped(json_string_value(json_object_get(cluster, "template")));
 	printf("\nalerts:     %lld (%lld occurrences)\n",
 	       (long long)json_integer_value(json_object_get(cluster, "alerts")),
 	       (long long)json_integer_value(json_object_get(cluster, "occurrences")));
@@ -469,13 +457,13 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 		const char *key = json_string_value(json_object_get(a, "dedup_key"));
 		if (key) {
 			printf("  key ");
-			print_escaped(key);
+			cli_print_escaped(key);
 		}
 		printf("\n    message: ");
-		print_escaped(json_string_value(json_object_get(a, "message")));
+		cli_print_escaped(json_string_value(json_object_get(a, "message")));
 		char *labels = json_dumps(json_object_get(a, "labels"), JSON_COMPACT);
 		printf("\n    labels:  ");
-		print_escaped(labels);
+		cli_print_escaped(labels);
 		free(labels);
 		fputc('\n', stdout);
 	}
@@ -486,11 +474,11 @@ static int cmd_show(struct ctx *c, int argc, char **argv)
 
 /* ---- stats / rejects / db --------------------------------------------- */
 
-static int cmd_stats(struct ctx *c, int argc, char **argv)
+int cmd_stats(struct cli_ctx *c, int argc, char **argv)
 {
 	if (argc > 1)
-		return usage_error("stats", "unexpected argument '%s'", argv[1]);
-	enum status s = open_store(c);
+		return cli_usage_error("stats", "unexpected argument '%s'", argv[1]);
+	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 	int64_t records = store_int(c->st, "SELECT count(*) FROM records", 0);
@@ -501,7 +489,7 @@ static int cmd_stats(struct ctx *c, int argc, char **argv)
 	int64_t rejects = store_int(c->st, "SELECT count(*) FROM rejects", 0);
 	double reduction = clusters ? (double)alerts / (double)clusters : 0.0;
 	if (c->g->json) {
-		print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "records",
+		cli_print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "records",
 				     (json_int_t)records, "alerts", (json_int_t)alerts,
 				     "occurrences", (json_int_t)occurrences, "clusters",
 				     (json_int_t)clusters, "rejects", (json_int_t)rejects,
@@ -517,18 +505,18 @@ static int cmd_stats(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_rejects(struct ctx *c, int argc, char **argv)
+int cmd_rejects(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "limit", required_argument, NULL, 'n' }, { 0 } };
 	long limit = 100;
 	int o;
 	while ((o = next_opt(argc, argv, "+n:", opts)) != -1) {
-		if (o != 'n' || !parse_limit(optarg, &limit))
-			return usage_error("rejects", "%s", "--limit needs a positive number");
+		if (o != 'n' || !cli_parse_limit(optarg, &limit))
+			return cli_usage_error("rejects", "%s", "--limit needs a positive number");
 	}
 	if (optind < argc)
-		return usage_error("rejects", "unexpected argument '%s'", argv[optind]);
-	enum status s = open_store(c);
+		return cli_usage_error("rejects", "unexpected argument '%s'", argv[optind]);
+	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 	static const char sql[] = "SELECT id, received_at, origin, location, reason, size, text "
@@ -540,10 +528,10 @@ static int cmd_rejects(struct ctx *c, int argc, char **argv)
 		if (arr) {
 			json_t *r = json_object();
 			json_object_set_new(r, "id", json_integer(sqlite3_column_int64(st, 0)));
-			json_object_set_new(r, "received_at", json_time(st, 1));
-			json_object_set_new(r, "origin", json_text(st, 2));
-			json_object_set_new(r, "location", json_text(st, 3));
-			json_object_set_new(r, "reason", json_text(st, 4));
+			json_object_set_new(r, "received_at", cli_json_time(st, 1));
+			json_object_set_new(r, "origin", cli_json_text(st, 2));
+			json_object_set_new(r, "location", cli_json_text(st, 3));
+			json_object_set_new(r, "reason", cli_json_text(st, 4));
 			json_object_set_new(r, "size", json_integer(sqlite3_column_int64(st, 5)));
 			/* the bytes may be anything: give a bounded, escaped preview */
 			struct buf b = { 0 };
@@ -558,22 +546,22 @@ static int cmd_rejects(struct ctx *c, int argc, char **argv)
 		char t[32];
 		format_time_rfc3339(sqlite3_column_int64(st, 1), t);
 		printf("%lld  %s  ", (long long)sqlite3_column_int64(st, 0), t);
-		print_escaped((const char *)sqlite3_column_text(st, 2));
+		cli_print_escaped((const char *)sqlite3_column_text(st, 2));
 		printf(":%s: ", sqlite3_column_text(st, 3));
-		print_escaped((const char *)sqlite3_column_text(st, 4));
+		cli_print_escaped((const char *)sqlite3_column_text(st, 4));
 		fputc('\n', stdout);
 	}
 	sqlite3_reset(st);
 	if (arr)
-		print_json(json_pack("{s:o}", "rejects", arr));
+		cli_print_json(json_pack("{s:o}", "rejects", arr));
 	return 0;
 }
 
-static int cmd_db(struct ctx *c, int argc, char **argv)
+int cmd_db(struct cli_ctx *c, int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "check") != 0)
-		return usage_error("db", "%s", "expected 'db check'");
-	enum status s = open_store(c);
+		return cli_usage_error("db", "%s", "expected 'db check'");
+	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 	sqlite3_stmt *st = store_stmt(c->st, "PRAGMA integrity_check");
@@ -594,7 +582,7 @@ static int cmd_db(struct ctx *c, int argc, char **argv)
 	size_t n = json_array_size(problems);
 	int version = store_version(c->st);
 	if (c->g->json) {
-		print_json(json_pack("{s:b, s:i, s:o}", "ok", n == 0, "schema_version", version,
+		cli_print_json(json_pack("{s:b, s:i, s:o}", "ok", n == 0, "schema_version", version,
 				     "problems", problems));
 	} else {
 		size_t i;
@@ -623,7 +611,7 @@ int cli_run(const struct cli_globals *g, int argc, char **argv)
 		command_usage(cmd, stdout);
 		return 0;
 	}
-	struct ctx c = { .g = g };
+	struct cli_ctx c = { .g = g };
 	optind = 0; /* GNU getopt: full reset */
 	opterr = 1;
 	/* a broken configuration is reported whatever the command */

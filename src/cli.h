@@ -8,6 +8,11 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "store.h"
 #include "util.h"
 
 struct cli_globals {
@@ -15,6 +20,33 @@ struct cli_globals {
 	const char *config_path; /* --config */
 	bool json;               /* --json */
 };
+
+/* What every command gets: the global options, the configuration, and the
+ * store once a command asks for it (cli_open_store). */
+struct cli_ctx {
+	const struct cli_globals *g;
+	struct conf conf;
+	bool conf_loaded;
+	struct store *st;
+};
+
+/* The commands (one file may hold several); the table is in cli.c. */
+#define COMMAND_DECLS(_) _(ingest) _(list) _(show) _(stats) _(rejects) _(db)
+#define DECLARE_CMD(name) int cmd_##name(struct cli_ctx *c, int argc, char **argv);
+COMMAND_DECLS(DECLARE_CMD)
+#undef DECLARE_CMD
+
+/* Helpers for commands. */
+enum status cli_open_store(struct cli_ctx *c);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool cli_parse_limit(const char *s, long *out);
+/* Print doc (ASCII-only, indented) and drop the reference. */
+void cli_print_json(json_t *doc);
+/* Print alert text escaped for the terminal. */
+void cli_print_escaped(const char *s);
+json_t *cli_json_time(sqlite3_stmt *st, int col);
+json_t *cli_json_text(sqlite3_stmt *st, int col);
+void cli_format_age(int64_t then_ms, char out[32]);
 
 /* Run argv[0] as a command; returns the process exit code. */
 int cli_run(const struct cli_globals *g, int argc, char **argv);
