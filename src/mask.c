@@ -40,6 +40,16 @@ struct mask_rule {
 	size_t placeholder_len;
 	char *pattern;
 	pcre2_code *code;
+	/*
+	 * Necessary conditions from pcre2_pattern_info, checked against the
+	 * bytes present in a line before running the rule at all: some byte
+	 * of `first` must be present (when has_first), and the required byte
+	 * (either case when req_caseless) must be present (when has_req).
+	 */
+	uint64_t first[4];
+	bool has_first;
+	bool has_req;
+	uint8_t req, req_other;
 };
 
 struct mask_rules {
@@ -92,6 +102,57 @@ const char *mask_rule_placeholder(const struct mask_rules *rules, size_t i)
 	return rules->v[i].placeholder;
 }
 
+static void set_byte(uint64_t set[4], unsigned b)
+{
+	set[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
+static bool other_case(unsigned b, uint8_t *out)
+{
+	if (b >= 'a' && b <= 'z')
+		*out = (uint8_t)(b - 32);
+	else if (b >= 'A' && b <= 'Z')
+		*out = (uint8_t)(b + 32);
+	else
+		return false;
+	return true;
+}
+
+/* What pcre2 knows every match must start with or contain. */
+static void rule_prefilter(struct mask_rule *r)
+{
+	uint32_t type = 0, unit = 0, flags = 0;
+	memset(r->first, 0, sizeof r->first);
+	r->has_first = false;
+	if (pcre2_pattern_info(r->code, PCRE2_INFO_FIRSTCODETYPE, &type) == 0 && type == 1 &&
+	    pcre2_pattern_info(r->code, PCRE2_INFO_FIRSTCODEUNIT, &unit) == 0 && unit < 256) {
+		set_byte(r->first, unit);
+		uint8_t o;
+		/* FIRSTCODEUNIT has no caseless flag: allow the other case */
+		if (other_case(unit, &o))
+			set_byte(r->first, o);
+		r->has_first = true;
+	} else {
+		const uint8_t *bm = NULL;
+		if (pcre2_pattern_info(r->code, PCRE2_INFO_FIRSTBITMAP, &bm) == 0 && bm) {
+			for (unsigned b = 0; b < 256; b++)
+				if (bm[b >> 3] & (1u << (b & 7)))
+					set_byte(r->first, b);
+			r->has_first = true;
+		}
+	}
+	r->has_req = false;
+	if (pcre2_pattern_info(r->code, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
+	    pcre2_pattern_info(r->code, PCRE2_INFO_LASTCODEUNIT, &unit) == 0 && unit < 256 &&
+	    pcre2_pattern_info(r->code, PCRE2_INFO_ALLOPTIONS, &flags) == 0) {
+		r->has_req = true;
+		r->req = (uint8_t)unit;
+		r->req_other = (uint8_t)unit;
+		/* be safe about case: accept either case of a letter */
+		other_case(unit, &r->req_other);
+	}
+}
+
 static bool compile_rule(struct mask_rule *r, char **why)
 {
 	int errcode;
@@ -107,6 +168,7 @@ static bool compile_rule(struct mask_rule *r, char **why)
 	}
 	/* JIT is an optimisation; a platform without it still works. */
 	(void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+	rule_prefilter(r);
 	return true;
 }
 
@@ -349,8 +411,22 @@ const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *o
 	}
 	memset(m->claimed, 0, len + 1);
 
+	/* the bytes this line holds, for the rules' prefilters */
+	uint64_t present[4] = { 0, 0, 0, 0 };
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		present[c >> 6] |= (uint64_t)1 << (c & 63);
+	}
+
 	for (size_t r = 0; r < rules->n; r++) {
-		pcre2_code *code = rules->v[r].code;
+		const struct mask_rule *rule = &rules->v[r];
+		pcre2_code *code = rule->code;
+		if (rule->has_first && !((rule->first[0] & present[0]) | (rule->first[1] & present[1]) |
+					 (rule->first[2] & present[2]) | (rule->first[3] & present[3])))
+			continue;
+		if (rule->has_req && !(present[rule->req >> 6] & ((uint64_t)1 << (rule->req & 63))) &&
+		    !(present[rule->req_other >> 6] & ((uint64_t)1 << (rule->req_other & 63))))
+			continue;
 		size_t off = 0;
 		while (off < len) {
 			int rc = pcre2_match(code, (PCRE2_SPTR)text, len, off, 0, m->md, NULL);

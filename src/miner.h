@@ -36,10 +36,18 @@ struct miner_template {
 	uint64_t bucket;       /* miner_bucket_key(name, service, ntokens) */
 	const char *name;      /* identity, "" when absent */
 	const char *service;
-	const char *text;      /* the template: tokens joined by one space */
+	const char *text;      /* the template as shown, <*> for variables */
+	const char *kinds;     /* one letter per token (see below) */
 	size_t ntokens;
 	uint64_t count;        /* messages seen (informational) */
 };
+/*
+ * kinds: 'w' word, 'p' punctuation, 't' typed placeholder (<num>...),
+ * 'n' variable seen only as numbers/placeholders, '*' any variable. Tokens
+ * are what miner_add splits a message into: runs of characters between
+ * white space and the punctuation = , ; : ( ) [ ] { } " ' | (each of which
+ * is a token of its own); text re-splits into exactly `ntokens` tokens.
+ */
 
 enum miner_event_kind {
 	MINER_EV_NEW,     /* a cluster was created */

@@ -28,6 +28,7 @@ CREATE TABLE incidents (
 	worked         INTEGER,                 -- 1 yes, 0 no, NULL not said
 	merged_into    INTEGER REFERENCES incidents(id),
 	recurrences    INTEGER NOT NULL DEFAULT 0,
+	alerts         INTEGER NOT NULL DEFAULT 0, -- occurrences received
 	imported       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX incidents_state ON incidents(state, last_alert_at);
@@ -47,6 +48,16 @@ CREATE TABLE cluster_history (
 	cluster_id  INTEGER NOT NULL REFERENCES clusters(id),
 	incident_id INTEGER NOT NULL REFERENCES incidents(id),
 	PRIMARY KEY (cluster_id, incident_id)
+) WITHOUT ROWID;
+
+-- Identifying label values (firm, user, product…) seen in each incident,
+-- so a customer report naming a firm finds the errors behind it.
+CREATE TABLE incident_labels (
+	incident_id INTEGER NOT NULL REFERENCES incidents(id),
+	key         TEXT NOT NULL,
+	value       TEXT NOT NULL,
+	last_seen   INTEGER NOT NULL,
+	PRIMARY KEY (key, value, incident_id)
 ) WITHOUT ROWID;
 
 -- Pairs a human split apart: never joined again automatically.

@@ -1,0 +1,313 @@
+/* test_mask.c — every built-in rule, the rules-file syntax, spans, fingerprints. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mask.h"
+
+static int setup_builtin(void **state)
+{
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	if (mask_rules_load(&rules, NULL, false, &err) != STATUS_OK) {
+		fprintf(stderr, "%s\n", err ? err : "?");
+		free(err);
+		return -1;
+	}
+	*state = rules;
+	return 0;
+}
+
+static int teardown_builtin(void **state)
+{
+	struct mask_rules *rules = *state;
+	mask_rules_free(&rules);
+	return 0;
+}
+
+/* Mask `in` with the built-in rules and compare with `want`. */
+static void check_mask(const struct mask_rules *rules, const char *in, const char *want)
+{
+	struct masker *m = masker_new(rules);
+	size_t n = 0;
+	const char *out = mask_apply(m, in, strlen(in), &n);
+	if (strcmp(out, want) != 0)
+		fail_msg("mask(\"%s\")\n   got \"%s\"\n  want \"%s\"", in, out, want);
+	assert_int_equal(n, strlen(want));
+	masker_free(&m);
+}
+
+/* ---- one test per rule: what it takes and what it leaves ----------------------------- */
+
+static void test_url(void **state)
+{
+	check_mask(*state, "GET https://api.example.com/v1/items?id=7 failed",
+		   "GET <url> failed");
+	check_mask(*state, "see (ftp://x.org/a)", "see (<url>)");
+	check_mask(*state, "no scheme here: example/path", "no scheme here: example/path");
+}
+
+static void test_email(void **state)
+{
+	check_mask(*state, "mail to alice.b+ops@example.co.uk bounced", "mail to <email> bounced");
+	check_mask(*state, "user@localhost is not an email", "user@localhost is not an email");
+}
+
+static void test_uuid(void **state)
+{
+	check_mask(*state, "job 123e4567-e89b-12d3-a456-426614174000 done", "job <uuid> done");
+	check_mask(*state, "not 123e4567-e89b-12d3-a456 uuid", "not <hex>-e89b-12d3-a456 uuid");
+}
+
+static void test_timestamps(void **state)
+{
+	check_mask(*state, "at 2024-05-01T10:00:00.123Z ok", "at <ts> ok");
+	check_mask(*state, "at 2024-05-01 10:00:00,5+02:00 ok", "at <ts> ok");
+	check_mask(*state, "day 2024-05-01 ok", "day <ts> ok");
+	check_mask(*state, "Jan  2 15:04:05 host sshd", "<ts> host sshd");
+	check_mask(*state, "[Sun Dec 04 04:47:44 2005] notice", "[<ts>] notice");
+	check_mask(*state, "took until 15:04:05.250 then", "took until <ts> then");
+	check_mask(*state, "lifetime 00:02 end", "lifetime <ts> end");
+	check_mask(*state, "epoch 1117838570 and 1117838570123", "epoch <ts> and <ts>");
+	/* negatives: a 9-digit number and a version are not times */
+	check_mask(*state, "id 117838570", "id <num>");
+	check_mask(*state, "Jan is a month", "Jan is a month");
+}
+
+static void test_mac(void **state)
+{
+	check_mask(*state, "link 00:1a:2B:3c:4d:5e up", "link <mac> up");
+	check_mask(*state, "short 00:1a:2b", "short <num>:1a:2b");
+}
+
+static void test_ip(void **state)
+{
+	check_mask(*state, "from 10.251.73.220:50010 to 8.8.8.8", "from <ip> to <ip>");
+	check_mask(*state, "v6 fe80::1 and 2001:db8:0:0:0:0:2:1 and ::1", "v6 <ip> and <ip> and <ip>");
+	check_mask(*state, "version 1.2.3.4.5", "version 1.2.3.4.5");
+}
+
+static void test_host(void **state)
+{
+	check_mask(*state, "connect db-1.example.com:5432 now", "connect <host> now");
+	check_mask(*state, "for ns.example.com [1.2.3.4]", "for <host> [<ip>]");
+	check_mask(*state, "from a.cuhk.edu.hk ok", "from <host> ok");
+	check_mask(*state, "class org.apache.Foo loaded", "class org.apache.Foo loaded");
+}
+
+static void test_hex(void **state)
+{
+	check_mask(*state, "flags=0x1F addr 0xdeadbeef", "flags=<hex> addr <hex>");
+	check_mask(*state, "commit 9fceb02d0ae598e95dc970b74767f19372d61af8", "commit <hex>");
+	/* all letters, or too short: not a hex id */
+	check_mask(*state, "word deadbeefcafe and 9f4e", "word deadbeefcafe and 9f4e");
+}
+
+static void test_path(void **state)
+{
+	check_mask(*state, "open /var/log/app-2/out.log failed", "open <path> failed");
+	check_mask(*state, "open /etc/httpd/conf ok", "open /etc/httpd/conf ok");
+}
+
+static void test_duration_size(void **state)
+{
+	check_mask(*state, "took 250ms and 1.5s and 3 sec", "took <dur> and <dur> and <dur>");
+	check_mask(*state, "lifetime <1 sec", "lifetime <dur>");
+	check_mask(*state, "sent 1190 bytes (1.16 KB) and 4GiB", "sent <size> (<size>) and <size>");
+	check_mask(*state, "5 sheep", "<num> sheep");
+}
+
+static void test_quoted(void **state)
+{
+	check_mask(*state, "key \"a b\\\" c\" and 'x y'", "key <quoted> and <quoted>");
+	check_mask(*state, "unbalanced \"quote", "unbalanced \"quote");
+}
+
+static void test_bool_num(void **state)
+{
+	check_mask(*state, "enabled=true mode=null", "enabled=<bool> mode=<bool>");
+	check_mask(*state, "trueish falsehood", "trueish falsehood");
+	check_mask(*state, "count -12 ratio 3.5e-3 x", "count <num> ratio <num> x");
+	check_mask(*state, "node7 v2 blk_12", "node7 v2 blk_12");
+}
+
+/* ---- spans ----------------------------------------------------------------------------- */
+
+static void test_spans(void **state)
+{
+	const struct mask_rules *rules = *state;
+	struct masker *m = masker_new(rules);
+	const char *in = "at 10.0.0.1 took 5ms";
+	mask_apply(m, in, strlen(in), NULL);
+	const struct mask_span *sp;
+	size_t n = mask_last_spans(m, &sp);
+	assert_int_equal(n, 2);
+	assert_int_equal(sp[0].start, 3);
+	assert_int_equal(sp[0].end, 11);
+	assert_string_equal(mask_rule_name(rules, sp[0].rule), "ipv4");
+	assert_int_equal(sp[1].start, 17);
+	assert_int_equal(sp[1].end, 20);
+	assert_string_equal(mask_rule_name(rules, sp[1].rule), "duration");
+	/* a second call resets */
+	mask_apply(m, "plain", 5, NULL);
+	assert_int_equal(mask_last_spans(m, &sp), 0);
+	masker_free(&m);
+}
+
+/* Priority: an earlier rule's claim wins over a later overlapping match. */
+static void test_priority(void **state)
+{
+	(void)state;
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_from_text(&rules, "a <A> x\\d+\nb <B> \\d+y\n", "t", &err),
+			 STATUS_OK);
+	struct masker *m = masker_new(rules);
+	assert_string_equal(mask_apply(m, "x12y 34y", 8, NULL), "<A>y <B>");
+	masker_free(&m);
+	mask_rules_free(&rules);
+}
+
+/* ---- the rules-file syntax ------------------------------------------------------------- */
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/sitrep-test-mask-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_user_file(void **state)
+{
+	(void)state;
+	char *path = write_temp("# mine\n"
+				"ticket <ticket> \\bTCK-\\d+\\b\n"
+				"num <n> \\d+\n"
+				"disable email\n");
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_load(&rules, path, true, &err), STATUS_OK);
+	/* the new rule is tried first, num is replaced in place, email is gone */
+	assert_string_equal(mask_rule_name(rules, 0), "ticket");
+	bool has_email = false;
+	for (size_t i = 0; i < mask_rules_count(rules); i++)
+		has_email |= strcmp(mask_rule_name(rules, i), "email") == 0;
+	assert_false(has_email);
+	struct masker *m = masker_new(rules);
+	assert_string_equal(mask_apply(m, "TCK-42 a@b.xyz 7", 16, NULL), "<ticket> a@b.xyz <n>");
+	masker_free(&m);
+	mask_rules_free(&rules);
+	unlink(path);
+	free(path);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	char *path = write_temp(text);
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_load(&rules, path, true, &err), STATUS_CONFIG);
+	assert_null(rules);
+	assert_non_null(err);
+	char where[256];
+	snprintf(where, sizeof where, "%s:%s", path, needle);
+	if (!strstr(err, where))
+		fail_msg("error '%s' does not name '%s'", err, where);
+	free(err);
+	unlink(path);
+	free(path);
+}
+
+static void test_user_file_errors(void **state)
+{
+	(void)state;
+	expect_error("# c\n\nbad rule\n", "3:");                 /* no pattern */
+	expect_error("ok <x> x\nBAD <y> y\n", "2:");              /* bad name */
+	expect_error("broken <x> (unclosed\n", "1: bad pattern"); /* pcre2 error */
+	expect_error("disable nosuchrule\n", "1: no rule named");
+	expect_error("disable\n", "1:");
+	/* a missing file: an error only when required */
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_load(&rules, "/nonexistent/sitrep.rules", false, &err),
+			 STATUS_OK);
+	mask_rules_free(&rules);
+	assert_int_equal(mask_rules_load(&rules, "/nonexistent/sitrep.rules", true, &err),
+			 STATUS_CONFIG);
+	assert_non_null(strstr(err, "/nonexistent/sitrep.rules"));
+	free(err);
+}
+
+/* The prefilter must never skip a rule that matches: spot-check a rule whose
+ * only literal is required, against text with and without it. */
+static void test_prefilter_exact(void **state)
+{
+	(void)state;
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_from_text(&rules, "k <K> (?i)key=Q\nw <W> [xy]z\n", "t", &err),
+			 STATUS_OK);
+	struct masker *m = masker_new(rules);
+	assert_string_equal(mask_apply(m, "KEY=q yz", 8, NULL), "<K> <W>");
+	assert_string_equal(mask_apply(m, "kex=q az", 8, NULL), "kex=q az");
+	masker_free(&m);
+	mask_rules_free(&rules);
+}
+
+/* ---- fingerprints ---------------------------------------------------------------------- */
+
+static void test_fingerprint(void **state)
+{
+	(void)state;
+	char a[17], b[17], c[17], d[17];
+	fingerprint_hex("disk", "db", "full <num>", 10, a);
+	fingerprint_hex("disk", "db", "full <num>", 10, b);
+	fingerprint_hex("dis", "kdb", "full <num>", 10, c);
+	fingerprint_hex(NULL, NULL, "full <num>", 10, d);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_string_not_equal(a, d);
+	assert_int_equal(strlen(a), 16);
+	/* stable across releases: a stored fingerprint must keep its meaning */
+	char e[17];
+	fingerprint_hex("", "", "", 0, e);
+	fingerprint_hex(NULL, NULL, "", 0, d);
+	assert_string_equal(d, e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_ip),
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_duration_size),
+		cmocka_unit_test(test_quoted),
+		cmocka_unit_test(test_bool_num),
+		cmocka_unit_test(test_spans),
+		cmocka_unit_test(test_priority),
+		cmocka_unit_test(test_user_file),
+		cmocka_unit_test(test_user_file_errors),
+		cmocka_unit_test(test_prefilter_exact),
+		cmocka_unit_test(test_fingerprint),
+	};
+	return cmocka_run_group_tests(tests, setup_builtin, teardown_builtin);
+}
