@@ -275,7 +275,6 @@ static json_t *cluster_json(sqlite3_stmt *st)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-	json_object_set_new(o, "fingerprint", cli_json_text(st, 1));
 	json_object_set_new(o, "name", cli_json_text(st, 2));
 	json_object_set_new(o, "service", cli_json_text(st, 3));
 	json_object_set_new(o, "template", cli_json_text(st, 4));
@@ -303,7 +302,7 @@ int cmd_list(struct cli_ctx *c, int argc, char **argv)
 	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
-	static const char sql[] = "SELECT id, fingerprint, name, service, template, severity, "
+	static const char sql[] = "SELECT id, NULL, name, service, template, severity, "
 				  "alerts, occurrences, first_seen, last_seen, merged_into "
 				  "FROM clusters WHERE merged_into IS NULL "
 				  "ORDER BY last_seen DESC, id DESC LIMIT ?";
@@ -360,7 +359,7 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 	if (s != STATUS_OK)
 		return status_exit_code(s);
 
-	static const char sql[] = "SELECT id, fingerprint, name, service, template, severity, "
+	static const char sql[] = "SELECT id, NULL, name, service, template, severity, "
 				  "alerts, occurrences, first_seen, last_seen, merged_into "
 				  "FROM clusters WHERE id = ?";
 	sqlite3_stmt *st = store_stmt(c->st, sql);
@@ -426,8 +425,7 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 		return 0;
 	}
 	json_decref(merged_from);
-	printf("cluster %lld  fingerprint %s\n", id,
-	       json_string_value(json_object_get(cluster, "fingerprint")));
+	printf("cluster %lld\n", id);
 	printf("name:       ");
 	cli_print_escaped(json_string_value(json_object_get(cluster, "name")));
 	printf("\nservice:    ");

@@ -172,6 +172,7 @@ struct item {
 struct chunk {
 	struct item items[CHUNK_ITEMS];
 	size_t n;
+	bool barrier; /* the writer commits after this chunk and says so */
 	struct chunk *next;
 };
 
@@ -184,6 +185,7 @@ struct queue {
 	struct chunk *head, *tail;
 	struct chunk *spent;
 	size_t depth;
+	unsigned barriers_asked, barriers_done;
 	bool done, stop;
 };
 
@@ -247,6 +249,7 @@ static struct chunk *queue_take_spent(struct queue *q)
 		for (size_t i = 0; i < c->n; i++)
 			item_clear(&c->items[i]);
 		c->n = 0;
+		c->barrier = false;
 		c->next = NULL;
 	}
 	return c;
@@ -275,7 +278,7 @@ struct reader_job {
 	struct queue *q;
 	FILE *f;
 	const struct ingest_opts *opts;
-	struct masker *masker;
+	struct pipeline_reader *prep;
 	struct chunk *cur;
 	bool read_error;
 	int read_errno;
@@ -295,6 +298,31 @@ static struct item *next_item(struct reader_job *j)
 		j->cur = xcalloc(1, sizeof *j->cur);
 	struct item *it = &j->cur->items[j->cur->n++];
 	return it;
+}
+
+/*
+ * Wait until the writer has committed everything read so far. The template
+ * miner needs this before it reloads a bucket from the store after an
+ * eviction: the evicted template may still be in the queue.
+ */
+static void reader_barrier(void *ctx)
+{
+	struct reader_job *j = ctx;
+	struct queue *q = j->q;
+	if (!j->cur)
+		j->cur = xcalloc(1, sizeof *j->cur);
+	j->cur->barrier = true;
+	struct chunk *c = j->cur;
+	j->cur = NULL;
+	pthread_mutex_lock(&q->mu);
+	unsigned want = ++q->barriers_asked;
+	pthread_mutex_unlock(&q->mu);
+	if (!queue_push(q, c))
+		return;
+	pthread_mutex_lock(&q->mu);
+	while (q->barriers_done < want && !q->stop)
+		pthread_cond_wait(&q->cv, &q->mu);
+	pthread_mutex_unlock(&q->mu);
 }
 
 static bool emit_reject(struct reader_job *j, unsigned line, const char *reason,
@@ -411,7 +439,7 @@ static bool read_record(struct reader_job *j, unsigned line, const char *text,
 	it->alerts = alerts;
 	it->preps = xcalloc(alerts.n ? alerts.n : 1, sizeof *it->preps);
 	for (size_t i = 0; i < alerts.n; i++)
-		pipeline_prepare(j->masker, &alerts.v[i], &it->preps[i]);
+		pipeline_prepare(j->prep, &alerts.v[i], &it->preps[i]);
 	return true;
 }
 
@@ -660,7 +688,7 @@ static enum status write_item(struct ingest *ing, const char *origin, const stru
 		return STATUS_STORE;
 	for (size_t i = 0; i < it->alerts.n; i++) {
 		const struct alert *a = &it->alerts.v[i];
-		switch (pipeline_add_prepared(ing->pipe, a, &it->preps[i], rec, received)) {
+		switch (pipeline_add_prepared(ing->pipe, a, &it->preps[i], rec, received, NULL)) {
 		case PIPE_INSERTED:
 			ing->file.accepted++;
 			break;
@@ -720,7 +748,15 @@ enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 
 	struct queue q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	struct reader_job job = { .q = &q, .f = f, .opts = &ing->opts };
-	job.masker = masker_new(ing->rules);
+	/* the reader's own connection, for loading stored templates */
+	struct store *ro = NULL;
+	char *err = NULL;
+	if (store_open(&ro, store_path(ing->st), STORE_READ_ONLY, &err) != STATUS_OK) {
+		fprintf(ing->opts.messages, "sitrep: %s\n", err);
+		free(err);
+		return STATUS_STORE;
+	}
+	job.prep = pipeline_reader_new(ing->rules, ro, reader_barrier, &job);
 	pthread_t reader;
 	if (pthread_create(&reader, NULL, reader_main, &job) != 0)
 		die(3, "cannot start the reader thread");
@@ -730,7 +766,15 @@ enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 	while ((c = queue_pop(&q))) {
 		for (size_t i = 0; i < c->n && st == STATUS_OK; i++)
 			st = write_item(ing, origin, &c->items[i]);
+		bool barrier = c->barrier;
 		queue_give_back(&q, c);
+		if (barrier && st == STATUS_OK) {
+			st = batch_commit(ing);
+			pthread_mutex_lock(&q.mu);
+			q.barriers_done++;
+			pthread_cond_broadcast(&q.cv);
+			pthread_mutex_unlock(&q.mu);
+		}
 		if (st == STATUS_STORE) {
 			/* tell the reader to stop, and drain what it already made */
 			pthread_mutex_lock(&q.mu);
@@ -745,7 +789,8 @@ enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 	pthread_join(reader, NULL);
 	while ((c = queue_take_spent(&q)))
 		free(c);
-	masker_free(&job.masker);
+	pipeline_reader_free(&job.prep);
+	store_close(&ro);
 	if (st == STATUS_OK && job.read_error) {
 		complain(ing, origin, "read", strerror(job.read_errno));
 		st = STATUS_IO;

@@ -19,14 +19,18 @@ CREATE TABLE records (
 	text        TEXT NOT NULL
 );
 
--- One row per template. Clusters may later be merged into another; the old
--- row stays, pointing at the survivor, so old ids keep resolving.
+-- One row per template (the template miner's clusters). A cluster's
+-- template may generalise as members arrive; its id stays. Clusters may be
+-- merged into another; the old row stays, pointing at the survivor, so old
+-- ids keep resolving.
 CREATE TABLE clusters (
 	id          INTEGER PRIMARY KEY,
-	fingerprint TEXT NOT NULL UNIQUE,
+	bucket      INTEGER NOT NULL,           -- miner bucket: identity + token count
 	name        TEXT NOT NULL,
 	service     TEXT NOT NULL DEFAULT '',
 	template    TEXT NOT NULL,
+	kinds       TEXT NOT NULL,              -- one letter per template token
+	ntokens     INTEGER NOT NULL,
 	severity    TEXT NOT NULL,
 	alerts      INTEGER NOT NULL DEFAULT 0,  -- distinct alerts
 	occurrences INTEGER NOT NULL DEFAULT 0,  -- every received occurrence
@@ -35,6 +39,7 @@ CREATE TABLE clusters (
 	merged_into INTEGER REFERENCES clusters(id),
 	merged_at   INTEGER
 );
+CREATE INDEX clusters_bucket ON clusters(bucket) WHERE merged_into IS NULL;
 CREATE INDEX clusters_last_seen ON clusters(last_seen);
 
 CREATE TABLE alerts (
@@ -50,6 +55,7 @@ CREATE TABLE alerts (
 	service     TEXT NOT NULL DEFAULT '',
 	message     TEXT NOT NULL,
 	masked      TEXT NOT NULL,
+	fingerprint TEXT NOT NULL,              -- hash of name, service, masked message
 	labels      TEXT NOT NULL DEFAULT '{}', -- JSON object, as it came
 	starts_at   INTEGER,
 	ends_at     INTEGER,

@@ -38,15 +38,15 @@ int main(int argc, char **argv)
 	sqlite3_exec(db,
 		     "INSERT INTO inputs (origin, started_at) VALUES ('bench', 0);"
 		     "INSERT INTO records (input_id, line, format, text) VALUES (1, 1, 'json', '{}');"
-		     "INSERT INTO clusters (fingerprint, name, template, severity, first_seen, "
-		     "last_seen) VALUES ('f', 'n', 't', 'high', 0, 0);",
+		     "INSERT INTO clusters (bucket, name, template, kinds, ntokens, severity, "
+		     "first_seen, last_seen) VALUES (1, 'n', 't', 'w', 1, 'high', 0, 0);",
 		     NULL, NULL, NULL);
 	sqlite3_stmt *ins;
 	sqlite3_prepare_v2(db,
 			   "INSERT INTO alerts (record_id, source, dedup_key, status, severity, "
-			   "name, service, message, masked, labels, starts_at, received_at, "
-			   "updated_at, cluster_id) VALUES (1, 'json', ?1, 'firing', 'high', ?2, ?3, "
-			   "?4, ?5, ?6, ?7, ?7, ?7, 1)",
+			   "name, service, message, masked, fingerprint, labels, starts_at, "
+			   "received_at, updated_at, cluster_id) VALUES (1, 'json', ?1, 'firing', "
+			   "'high', ?2, ?3, ?4, ?5, '0123456789abcdef', ?6, ?7, ?7, ?7, 1)",
 			   -1, &ins, NULL);
 	char key[32], name[32], svc[32], msg[128], masked[128], labels[64];
 	double t0 = now_s();

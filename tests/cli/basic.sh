@@ -53,7 +53,7 @@ run stats --json
 expect_eq "$(json 'd["reduction"]')" "1.0" "stats --json after command"
 run list --json
 expect_eq "$(json 'sorted(d["clusters"][0].keys())')" \
-	"['alerts', 'fingerprint', 'first_seen', 'id', 'last_seen', 'name', 'occurrences', 'service', 'severity', 'template']" \
+	"['alerts', 'first_seen', 'id', 'last_seen', 'name', 'occurrences', 'service', 'severity', 'template']" \
 	"list json keys"
 run --json show 1
 expect_eq "$(json 'd["cluster"]["template"], len(d["alerts"]), d["alerts"][0]["message"]')" \
