@@ -30,6 +30,8 @@ typedef int (*command_fn)(struct cli_ctx *c, int argc, char **argv);
 	_(ingest, "ingest [--format F] [--service NAME] [FILE...|-]\n"                      \
 		  "       ingest [--format F] [--service NAME] --spool DIR",                \
 	  "read alerts and log lines from files, stdin or a spool directory")             \
+	_(cluster, "cluster [--ids] [--max-templates N] [FILE...|-]",                       \
+	  "group log lines by template, without a database: ID<TAB>TEMPLATE per line")    \
 	_(list, "list [--limit N]", "clusters, most recently seen first")                 \
 	_(show, "show ID", "one cluster: its template, fields and alerts")                \
 	_(stats, "stats", "counts of records, alerts, clusters and rejects")              \
@@ -338,6 +340,39 @@ int cmd_list(struct cli_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/* The message again, each masked token as {rule=text} and each token the
+ * template wildcards as {*=text}: what the miner made of it. */
+static void print_explanation(json_t *a)
+{
+	const char *msg = json_string_value(json_object_get(a, "message"));
+	json_t *tokens = json_object_get(a, "tokens");
+	struct buf b = { 0 };
+	size_t at = 0, i;
+	json_t *t;
+	json_array_foreach(tokens, i, t)
+	{
+		const char *text = json_string_value(json_object_get(t, "text"));
+		const char *rule = json_string_value(json_object_get(t, "masked"));
+		bool wild = json_is_true(json_object_get(t, "wildcard"));
+		const char *found = strstr(msg + at, text);
+		if (!found)
+			continue;
+		buf_add(&b, msg + at, (size_t)(found - (msg + at)));
+		if (rule || wild)
+			buf_printf(&b, "{%s=%s}", rule ? rule : "*", text);
+		else
+			buf_adds(&b, text);
+		at = (size_t)(found - msg) + strlen(text);
+	}
+	buf_adds(&b, msg + at);
+	printf("    explain: ");
+	cli_print_escaped(b.data);
+	printf("%s\n", json_is_true(json_object_get(a, "fits_template"))
+				 ? ""
+				 : "  (no longer fits the template)");
+	buf_free(&b);
+}
+
 static json_t *labels_json(const char *text)
 {
 	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
@@ -360,8 +395,8 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 		return status_exit_code(s);
 
 	static const char sql[] = "SELECT id, NULL, name, service, template, severity, "
-				  "alerts, occurrences, first_seen, last_seen, merged_into "
-				  "FROM clusters WHERE id = ?";
+				  "alerts, occurrences, first_seen, last_seen, merged_into, "
+				  "kinds, ntokens, bucket FROM clusters WHERE id = ?";
 	sqlite3_stmt *st = store_stmt(c->st, sql);
 	long long asked = id;
 	json_t *merged_from = json_array();
@@ -384,7 +419,19 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 		id = sqlite3_column_int64(st, 10);
 	}
 	json_t *cluster = cluster_json(st);
+	char *kinds = xstrdup((const char *)sqlite3_column_text(st, 11));
+	int64_t ntokens = sqlite3_column_int64(st, 12), bucket = sqlite3_column_int64(st, 13);
 	sqlite3_reset(st);
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	if (mask_rules_load(&rules, c->conf.mask_rules, c->conf.mask_rules_set, &err) != STATUS_OK) {
+		warnx_("%s", err);
+		free(err);
+		free(kinds);
+		json_decref(cluster);
+		json_decref(merged_from);
+		return 2;
+	}
 
 	static const char asql[] =
 		"SELECT id, source, dedup_key, status, silenced, inhibited, severity, name, "
@@ -415,9 +462,19 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 		json_object_set_new(a, "updated_at", cli_json_time(as, 15));
 		json_object_set_new(a, "occurrences", json_integer(sqlite3_column_int64(as, 16)));
 		json_object_set_new(a, "record_id", json_integer(sqlite3_column_int64(as, 17)));
+		bool fits;
+		json_t *tokens = cli_explain(
+			rules, id, json_string_value(json_object_get(cluster, "name")),
+			json_string_value(json_object_get(cluster, "service")),
+			json_string_value(json_object_get(cluster, "template")), kinds, ntokens, bucket,
+			json_string_value(json_object_get(a, "message")), &fits);
+		json_object_set_new(a, "tokens", tokens);
+		json_object_set_new(a, "fits_template", json_boolean(fits));
 		json_array_append_new(alerts, a);
 	}
 	sqlite3_reset(as);
+	mask_rules_free(&rules);
+	free(kinds);
 
 	if (c->g->json) {
 		json_object_set_new(cluster, "merged_from", merged_from);
@@ -464,6 +521,7 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 		cli_print_escaped(labels);
 		free(labels);
 		fputc('\n', stdout);
+		print_explanation(a);
 	}
 	json_decref(cluster);
 	json_decref(alerts);

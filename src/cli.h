@@ -31,7 +31,7 @@ struct cli_ctx {
 };
 
 /* The commands (one file may hold several); the table is in cli.c. */
-#define COMMAND_DECLS(_) _(ingest) _(list) _(show) _(stats) _(rejects) _(db)
+#define COMMAND_DECLS(_) _(ingest) _(cluster) _(list) _(show) _(stats) _(rejects) _(db)
 #define DECLARE_CMD(name) int cmd_##name(struct cli_ctx *c, int argc, char **argv);
 COMMAND_DECLS(DECLARE_CMD)
 #undef DECLARE_CMD
@@ -47,6 +47,14 @@ void cli_print_escaped(const char *s);
 json_t *cli_json_time(sqlite3_stmt *st, int col);
 json_t *cli_json_text(sqlite3_stmt *st, int col);
 void cli_format_age(int64_t then_ms, char out[32]);
+
+/* How the template miner reads message against its cluster's template:
+ * [{"text", "masked": rule name or null, "wildcard": bool}] per token.
+ * *matches is false when the message no longer fits the template. */
+struct mask_rules;
+json_t *cli_explain(const struct mask_rules *rules, int64_t cluster_id, const char *name,
+		    const char *service, const char *tmpl, const char *kinds, int64_t ntokens,
+		    int64_t bucket, const char *message, bool *matches);
 
 /* Run argv[0] as a command; returns the process exit code. */
 int cli_run(const struct cli_globals *g, int argc, char **argv);
