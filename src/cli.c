@@ -225,6 +225,7 @@ int cmd_ingest(struct cli_ctx *c, int argc, char **argv)
 	if (!io.service)
 		io.service = c->conf.log_service;
 	io.batch = c->conf.batch;
+	io.incidents = &c->conf.incidents;
 
 	char *err = NULL;
 	struct mask_rules *rules = NULL;

@@ -1,6 +1,7 @@
 /* conf.c — see conf.h. */
 #include "config.h"
 #include "conf.h"
+#include "services.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -53,6 +54,40 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	} else if (strcmp(section, "ingest") == 0 && strcmp(name, "service") == 0) {
 		free(c->log_service);
 		c->log_service = xstrdup(value);
+	} else if (strcmp(section, "correlate") == 0 && strcmp(name, "services") == 0) {
+		free(c->services);
+		c->services = expand_home(value);
+		c->services_set = true;
+	} else if (strcmp(section, "correlate") == 0 && strcmp(name, "labels") == 0) {
+		incident_settings_set_labels(&c->incidents, value);
+	} else if ((strcmp(section, "correlate") == 0 &&
+		    (strcmp(name, "window") == 0 || strcmp(name, "reopen-window") == 0)) ||
+		   (strcmp(section, "registry") == 0 &&
+		    (strcmp(name, "quiet") == 0 || strcmp(name, "expire") == 0))) {
+		int64_t secs;
+		if (!parse_duration(value, &secs) || secs <= 0) {
+			ps->err = xasprintf("%s:%d: %s.%s must be a duration such as 10m, 24h or 3d",
+					    c->path, lineno, section, name);
+			return 0;
+		}
+		int64_t ms = secs * 1000;
+		if (strcmp(name, "window") == 0)
+			c->incidents.window_ms = ms;
+		else if (strcmp(name, "reopen-window") == 0)
+			c->incidents.reopen_ms = ms;
+		else if (strcmp(name, "quiet") == 0)
+			c->incidents.known_quiet_ms = ms;
+		else
+			c->incidents.known_expire_ms = ms;
+	} else if (strcmp(section, "snooze") == 0 && strcmp(name, "wake-rate") == 0) {
+		char *end;
+		double v = strtod(value, &end);
+		if (*end || v < 1.0 || v > 1000.0) {
+			ps->err = xasprintf("%s:%d: snooze.wake-rate must be a number from 1 to 1000",
+					    c->path, lineno);
+			return 0;
+		}
+		c->incidents.wake_rate = v;
 	} else {
 		ps->err = xasprintf("%s:%d: unknown setting '%s.%s'", c->path, lineno, section,
 				    name);
@@ -87,17 +122,30 @@ static int on_entry_nolineno(void *user, const char *section, const char *name,
 	return on_entry(user, section, name, value, ps->lineno);
 }
 
+static enum status load_graph(struct conf *c, char **err)
+{
+	enum status st = services_load(&c->graph, c->services, c->services_set, err);
+	if (st != STATUS_OK) {
+		conf_free(c);
+		return st;
+	}
+	c->incidents.graph = c->graph;
+	return STATUS_OK;
+}
+
 enum status conf_load(struct conf *c, const char *cli_path, char **err)
 {
 	memset(c, 0, sizeof *c);
 	c->batch = 5000;
+	incident_settings_default(&c->incidents);
 	char *path = cli_path ? xstrdup(cli_path) : conf_default_path("config");
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		if (errno == ENOENT && !cli_path) {
 			free(path);
 			c->mask_rules = conf_default_path("mask.rules");
-			return STATUS_OK;
+			c->services = conf_default_path("services");
+			return load_graph(c, err);
 		}
 		*err = xasprintf("%s: cannot read configuration: %s", path, strerror(errno));
 		free(path);
@@ -121,7 +169,9 @@ enum status conf_load(struct conf *c, const char *cli_path, char **err)
 	}
 	if (!c->mask_rules)
 		c->mask_rules = conf_default_path("mask.rules");
-	return STATUS_OK;
+	if (!c->services)
+		c->services = conf_default_path("services");
+	return load_graph(c, err);
 }
 
 void conf_free(struct conf *c)
@@ -129,4 +179,8 @@ void conf_free(struct conf *c)
 	xfree(&c->path);
 	xfree(&c->mask_rules);
 	xfree(&c->log_service);
+	xfree(&c->services);
+	incident_settings_free(&c->incidents);
+	services_free(&c->graph);
+	c->incidents.graph = NULL;
 }

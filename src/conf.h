@@ -9,6 +9,16 @@
  *     [ingest]
  *     batch = 5000
  *     service = web
+ *     [correlate]
+ *     window = 10m
+ *     reopen-window = 24h
+ *     labels = firm, user, product
+ *     services = ~/.config/sitrep/services
+ *     [snooze]
+ *     wake-rate = 3
+ *     [registry]
+ *     quiet = 1h
+ *     expire = 3d
  *
  * Unknown sections or keys are errors that name the file and line, so a
  * typo never silently does nothing.
@@ -16,6 +26,7 @@
 #ifndef SITREP_CONF_H
 #define SITREP_CONF_H
 
+#include "incident.h"
 #include "util.h"
 
 struct conf {
@@ -24,12 +35,17 @@ struct conf {
 	bool mask_rules_set; /* named explicitly: must exist */
 	unsigned batch;      /* records per ingest transaction */
 	char *log_service;   /* service for plain log lines */
+	char *services;      /* the service dependency graph file */
+	bool services_set;   /* named explicitly: must exist */
+	struct incident_settings incidents;
+	struct service_graph *graph; /* owned; incidents.graph points at it */
 };
 
 /* $XDG_CONFIG_HOME/sitrep/<name> (or ~/.config/sitrep/<name>), malloc'd. */
 char *conf_default_path(const char *name);
 
-/* Load cli_path (must exist) or the default path (may be missing). */
+/* Load cli_path (must exist) or the default path (may be missing), and the
+ * service graph it names (or the default one, when present). */
 enum status conf_load(struct conf *c, const char *cli_path, char **err);
 void conf_free(struct conf *c);
 

@@ -42,6 +42,8 @@
 struct ingest {
 	struct store *st;
 	struct pipeline *pipe;
+	struct correlator *corr;
+	struct incident_settings default_incidents;
 	const struct mask_rules *rules;
 	struct ingest_opts opts;
 	struct ingest_counts total; /* over every input */
@@ -565,6 +567,10 @@ struct ingest *ingest_new(struct store *st, const struct mask_rules *rules,
 		ing->opts.messages = stderr;
 	if (!ing->opts.max_messages)
 		ing->opts.max_messages = 20;
+	incident_settings_default(&ing->default_incidents);
+	if (!ing->opts.incidents)
+		ing->opts.incidents = &ing->default_incidents;
+	ing->corr = correlator_new(st, ing->opts.incidents);
 	return ing;
 }
 
@@ -576,6 +582,8 @@ void ingest_free(struct ingest **ingp)
 	if (ing->in_txn)
 		store_rollback(ing->st);
 	pipeline_free(&ing->pipe);
+	correlator_free(&ing->corr);
+	incident_settings_free(&ing->default_incidents);
 	buf_free(&ing->why_text);
 	xfree(ingp);
 }
@@ -601,9 +609,11 @@ static enum status batch_commit(struct ingest *ing)
 	if (!ing->in_txn)
 		return STATUS_OK;
 	ing->in_txn = false;
-	if (pipeline_flush(ing->pipe) != STATUS_OK || store_commit(ing->st) != STATUS_OK) {
+	if (pipeline_flush(ing->pipe) != STATUS_OK || correlator_flush(ing->corr) != STATUS_OK ||
+	    store_commit(ing->st) != STATUS_OK) {
 		store_rollback(ing->st);
 		pipeline_discard(ing->pipe);
+		correlator_discard(ing->corr);
 		return STATUS_STORE;
 	}
 	return STATUS_OK;
@@ -688,7 +698,13 @@ static enum status write_item(struct ingest *ing, const char *origin, const stru
 		return STATUS_STORE;
 	for (size_t i = 0; i < it->alerts.n; i++) {
 		const struct alert *a = &it->alerts.v[i];
-		switch (pipeline_add_prepared(ing->pipe, a, &it->preps[i], rec, received, NULL)) {
+		int64_t cluster = 0;
+		enum pipeline_result r =
+			pipeline_add_prepared(ing->pipe, a, &it->preps[i], rec, received, &cluster);
+		if ((r == PIPE_INSERTED || r == PIPE_UPDATED) &&
+		    correlate_alert(ing->corr, cluster, a, alert_event_time(a, received)) != STATUS_OK)
+			return STATUS_STORE;
+		switch (r) {
 		case PIPE_INSERTED:
 			ing->file.accepted++;
 			break;
@@ -801,6 +817,7 @@ enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 			store_path(ing->st), store_errmsg(ing->st));
 		store_rollback(ing->st);
 		pipeline_discard(ing->pipe);
+		correlator_discard(ing->corr);
 		ing->in_txn = false;
 		return st;
 	}

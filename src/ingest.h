@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "formats.h"
+#include "incident.h"
 #include "mask.h"
 #include "store.h"
 
@@ -21,6 +22,7 @@ struct ingest_opts {
 	const char *service;   /* for log lines; NULL: none */
 	size_t batch;          /* records per transaction; 0: default */
 	FILE *messages;        /* where per-record complaints go; NULL: stderr */
+	const struct incident_settings *incidents; /* correlation; NULL: defaults */
 	unsigned max_messages; /* complaints printed before summarising; 0: 20 */
 };
 

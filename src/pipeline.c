@@ -468,6 +468,19 @@ static bool apply_event(struct pipeline *p, const struct pipeline_event *e, int6
 		sqlite3_bind_int64(st, 2, lose);
 		if (!step_done(st))
 			return false;
+		/* the survivor takes the loser's incident when it has none */
+		st = store_stmt(p->st, "INSERT OR IGNORE INTO incident_clusters (cluster_id, "
+				       "incident_id, joined_at, reason) SELECT ?1, incident_id, "
+				       "joined_at, 'template merged with cluster ' || ?2 "
+				       "FROM incident_clusters WHERE cluster_id = ?2");
+		sqlite3_bind_int64(st, 1, win);
+		sqlite3_bind_int64(st, 2, lose);
+		if (!step_done(st))
+			return false;
+		st = store_stmt(p->st, "DELETE FROM incident_clusters WHERE cluster_id = ?");
+		sqlite3_bind_int64(st, 1, lose);
+		if (!step_done(st))
+			return false;
 		if (e->merged_from >= MINER_FRESH_IDS)
 			idmap_del(&p->rows, e->merged_from);
 		return set_template(p, win, e);
