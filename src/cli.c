@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "escape.h"
 #include "formats.h"
+#include "incident.h"
 #include "ingest.h"
 #include "mask.h"
 #include "store.h"
@@ -32,9 +33,21 @@ typedef int (*command_fn)(struct cli_ctx *c, int argc, char **argv);
 	  "read alerts and log lines from files, stdin or a spool directory")             \
 	_(cluster, "cluster [--ids] [--max-templates N] [FILE...|-]",                       \
 	  "group log lines by template, without a database: ID<TAB>TEMPLATE per line")    \
-	_(list, "list [--limit N]", "clusters, most recently seen first")                 \
-	_(show, "show ID", "one cluster: its template, fields and alerts")                \
-	_(stats, "stats", "counts of records, alerts, clusters and rejects")              \
+	_(list, "list [--state S] [--limit N] [--clusters]",                                \
+	  "incidents (or clusters), most recent first")                                   \
+	_(show, "show ID | show --cluster ID",                                              \
+	  "one incident: clusters, why each joined, timeline, impact")                     \
+	_(ack, "ack ID", "acknowledge an incident")                                        \
+	_(snooze, "snooze ID DURATION", "snooze an incident (it wakes if it gets worse)")  \
+	_(resolve, "resolve ID --cause TEXT --action TEXT [--worked yes|no]",              \
+	  "resolve an incident, recording its cause and what was done")                    \
+	_(reopen, "reopen ID", "reopen a resolved incident")                               \
+	_(note, "note ID TEXT", "add a note to an incident's timeline")                    \
+	_(merge, "merge ID ID...", "merge incidents into the first one")                   \
+	_(split, "split ID CLUSTER", "move a cluster out into an incident of its own")     \
+	_(ticket, "ticket ID REF", "register the incident's clusters as known issue REF")  \
+	_(stats, "stats [--since DURATION]",                                               \
+	  "noise funnel, MTTA/MTTR, recurrence, incidents per service")                    \
 	_(rejects, "rejects [--limit N]", "input that was refused, where from and why")   \
 	_(db, "db check", "check the database file's integrity")
 
@@ -291,17 +304,8 @@ static json_t *cluster_json(sqlite3_stmt *st)
 	return o;
 }
 
-int cmd_list(struct cli_ctx *c, int argc, char **argv)
+int cli_list_clusters(struct cli_ctx *c, long limit)
 {
-	static const struct option opts[] = { { "limit", required_argument, NULL, 'n' }, { 0 } };
-	long limit = 50;
-	int o;
-	while ((o = next_opt(argc, argv, "+n:", opts)) != -1) {
-		if (o != 'n' || !cli_parse_limit(optarg, &limit))
-			return cli_usage_error("list", "%s", "--limit needs a positive number");
-	}
-	if (optind < argc)
-		return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
 	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
@@ -380,17 +384,8 @@ static json_t *labels_json(const char *text)
 	return v ? v : json_object();
 }
 
-int cmd_show(struct cli_ctx *c, int argc, char **argv)
+int cli_show_cluster(struct cli_ctx *c, long long id)
 {
-	static const struct option opts[] = { { 0 } };
-	if (next_opt(argc, argv, "+", opts) != -1)
-		return cli_usage_error("show", "%s", "bad option");
-	if (optind + 1 != argc)
-		return cli_usage_error("show", "%s", "needs exactly one cluster ID");
-	char *end;
-	long long id = strtoll(argv[optind], &end, 10);
-	if (*end || id < 1)
-		return cli_usage_error("show", "'%s' is not a cluster ID", argv[optind]);
 	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
@@ -531,34 +526,196 @@ int cmd_show(struct cli_ctx *c, int argc, char **argv)
 
 /* ---- stats / rejects / db --------------------------------------------- */
 
+/* Median and p90 (nearest rank) of durations in seconds from a query
+ * returning one column, sorted ascending. */
+static json_t *percentiles(struct store *st, const char *sql, int64_t since)
+{
+	sqlite3_stmt *q = store_stmt(st, sql);
+	sqlite3_bind_int64(q, 1, since);
+	double *v = NULL;
+	size_t n = 0;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		v = xrealloc(v, (n + 1) * sizeof *v);
+		v[n++] = sqlite3_column_double(q, 0) / 1000.0;
+	}
+	sqlite3_reset(q);
+	json_t *o = json_object();
+	json_object_set_new(o, "count", json_integer((json_int_t)n));
+	if (n) {
+		size_t med = (n + 1) / 2, p90 = (size_t)((9 * n + 9) / 10);
+		json_object_set_new(o, "median_s", json_real(v[med - 1]));
+		json_object_set_new(o, "p90_s", json_real(v[(p90 > n ? n : p90) - 1]));
+	} else {
+		json_object_set_new(o, "median_s", json_null());
+		json_object_set_new(o, "p90_s", json_null());
+	}
+	free(v);
+	return o;
+}
+
+static void print_duration_s(json_t *v)
+{
+	if (!json_is_number(v)) {
+		printf("%8s", "-");
+		return;
+	}
+	double s = json_number_value(v);
+	if (s < 120)
+		printf("%7.0fs", s);
+	else if (s < 7200)
+		printf("%7.1fm", s / 60);
+	else if (s < 172800)
+		printf("%7.1fh", s / 3600);
+	else
+		printf("%7.1fd", s / 86400);
+}
+
+static double ratio(int64_t a, int64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
 int cmd_stats(struct cli_ctx *c, int argc, char **argv)
 {
-	if (argc > 1)
-		return cli_usage_error("stats", "unexpected argument '%s'", argv[1]);
+	static const struct option opts[] = { { "since", required_argument, NULL, 's' }, { 0 } };
+	int64_t since_s = 30 * 86400;
+	int o;
+	while ((o = next_opt(argc, argv, "+", opts)) != -1) {
+		if (o != 's' || !parse_duration(optarg, &since_s) || since_s <= 0)
+			return cli_usage_error("stats", "%s", "--since needs a duration (7d, 24h)");
+	}
+	if (optind < argc)
+		return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
 	enum status s = cli_open_store(c);
 	if (s != STATUS_OK)
 		return status_exit_code(s);
+	incidents_tick(c->st, &c->conf.incidents, now_ms());
+	int64_t since = now_ms() - since_s * 1000;
 	int64_t records = store_int(c->st, "SELECT count(*) FROM records", 0);
 	int64_t alerts = store_int(c->st, "SELECT count(*) FROM alerts", 0);
 	int64_t occurrences = store_int(c->st, "SELECT total(occurrences) FROM alerts", 0);
 	int64_t clusters =
 		store_int(c->st, "SELECT count(*) FROM clusters WHERE merged_into IS NULL", 0);
+	int64_t incidents = store_int(c->st, "SELECT count(*) FROM incidents WHERE imported = 0 "
+					     "AND state <> 'merged'", 0);
 	int64_t rejects = store_int(c->st, "SELECT count(*) FROM rejects", 0);
-	double reduction = clusters ? (double)alerts / (double)clusters : 0.0;
+
+	sqlite3_stmt *q = store_stmt(c->st, "SELECT count(*), sum(recurrences > 0 OR EXISTS "
+					    "(SELECT 1 FROM events e WHERE e.incident_id = i.id AND "
+					    "e.kind = 'recurrence')) FROM incidents i WHERE imported = 0 "
+					    "AND state <> 'merged' AND opened_at >= ?");
+	sqlite3_bind_int64(q, 1, since);
+	int64_t period = 0, recurring = 0;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		period = sqlite3_column_int64(q, 0);
+		recurring = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+
+	json_t *mtta = percentiles(c->st, "SELECT acked_at - opened_at FROM incidents WHERE "
+					  "imported = 0 AND acked_at IS NOT NULL AND opened_at >= ? "
+					  "ORDER BY 1", since);
+	json_t *mttr = percentiles(c->st, "SELECT resolved_at - opened_at FROM incidents WHERE "
+					  "imported = 0 AND resolved_at IS NOT NULL AND "
+					  "state = 'resolved' AND opened_at >= ? ORDER BY 1", since);
+
+	json_t *per_service = json_array();
+	q = store_stmt(c->st, "SELECT j.value, count(*) FROM incidents i, json_each(i.services) j "
+			      "WHERE i.imported = 0 AND i.state <> 'merged' AND i.opened_at >= ? "
+			      "GROUP BY j.value ORDER BY 2 DESC, 1 LIMIT 20");
+	sqlite3_bind_int64(q, 1, since);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(per_service,
+				      json_pack("{s:o, s:I}", "service", cli_json_text(q, 0),
+						"incidents", (json_int_t)sqlite3_column_int64(q, 1)));
+	sqlite3_reset(q);
+
+	json_t *top = json_array();
+	q = store_stmt(c->st, "SELECT c.id, c.name, c.service, c.template, count(h.incident_id), "
+			      "c.occurrences FROM clusters c JOIN cluster_history h ON "
+			      "h.cluster_id = c.id GROUP BY c.id HAVING count(h.incident_id) > 1 "
+			      "ORDER BY 5 DESC, 6 DESC, c.id LIMIT 5");
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(top, json_pack("{s:I, s:o, s:o, s:o, s:I, s:I}", "id",
+						     (json_int_t)sqlite3_column_int64(q, 0), "name",
+						     cli_json_text(q, 1), "service",
+						     cli_json_text(q, 2), "template",
+						     cli_json_text(q, 3), "incidents",
+						     (json_int_t)sqlite3_column_int64(q, 4),
+						     "occurrences",
+						     (json_int_t)sqlite3_column_int64(q, 5)));
+	sqlite3_reset(q);
+
+	json_t *funnel = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "records", (json_int_t)records,
+		"alert_occurrences", (json_int_t)occurrences, "alerts", (json_int_t)alerts,
+		"clusters", (json_int_t)clusters, "incidents", (json_int_t)incidents,
+		"occurrences_per_alert", ratio(occurrences, alerts), "alerts_per_cluster",
+		ratio(alerts, clusters), "clusters_per_incident", ratio(clusters, incidents));
 	if (c->g->json) {
-		cli_print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "records",
-				     (json_int_t)records, "alerts", (json_int_t)alerts,
-				     "occurrences", (json_int_t)occurrences, "clusters",
-				     (json_int_t)clusters, "rejects", (json_int_t)rejects,
-				     "reduction", reduction));
+		cli_print_json(json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:{s:I, s:I, s:I, s:f, s:o, s:o, "
+			"s:o, s:o}}",
+			"records", (json_int_t)records, "alerts", (json_int_t)alerts, "occurrences",
+			(json_int_t)occurrences, "clusters", (json_int_t)clusters, "incidents",
+			(json_int_t)incidents, "rejects", (json_int_t)rejects, "reduction",
+			ratio(alerts, clusters), "funnel", funnel, "period", "seconds",
+			(json_int_t)since_s, "incidents", (json_int_t)period, "recurring",
+			(json_int_t)recurring, "recurrence_rate", ratio(recurring, period), "mtta",
+			mtta, "mttr", mttr, "per_service", per_service, "top_recurring_clusters",
+			top));
 		return 0;
 	}
-	printf("records      %lld\n", (long long)records);
-	printf("alerts       %lld (%lld occurrences)\n", (long long)alerts,
-	       (long long)occurrences);
-	printf("clusters     %lld\n", (long long)clusters);
-	printf("rejects      %lld\n", (long long)rejects);
-	printf("reduction    %.1f alerts per cluster\n", reduction);
+	printf("noise funnel (all time)\n");
+	printf("  records      %10lld\n", (long long)records);
+	printf("  occurrences  %10lld\n", (long long)occurrences);
+	printf("  alerts       %10lld   %6.1fx fewer (repeats of one dedup key)\n",
+	       (long long)alerts, ratio(occurrences, alerts));
+	printf("  clusters     %10lld   %6.1fx fewer (same template)\n", (long long)clusters,
+	       ratio(alerts, clusters));
+	printf("  incidents    %10lld   %6.1fx fewer (correlated)\n", (long long)incidents,
+	       ratio(clusters, incidents));
+	printf("  rejects      %10lld\n", (long long)rejects);
+	printf("\nlast %lldd: %lld incidents, %lld recurring (%.0f%%)\n",
+	       (long long)(since_s / 86400), (long long)period, (long long)recurring,
+	       100.0 * ratio(recurring, period));
+	printf("  MTTA  median");
+	print_duration_s(json_object_get(mtta, "median_s"));
+	printf("  p90");
+	print_duration_s(json_object_get(mtta, "p90_s"));
+	printf("  (%lld acked)\n", (long long)json_integer_value(json_object_get(mtta, "count")));
+	printf("  MTTR  median");
+	print_duration_s(json_object_get(mttr, "median_s"));
+	printf("  p90");
+	print_duration_s(json_object_get(mttr, "p90_s"));
+	printf("  (%lld resolved)\n", (long long)json_integer_value(json_object_get(mttr, "count")));
+	size_t i;
+	json_t *v;
+	if (json_array_size(per_service))
+		printf("\nincidents per service\n");
+	json_array_foreach(per_service, i, v)
+	{
+		printf("  %6lld  ", (long long)json_integer_value(json_object_get(v, "incidents")));
+		cli_print_escaped(json_string_value(json_object_get(v, "service")));
+		fputc('\n', stdout);
+	}
+	if (json_array_size(top))
+		printf("\ntop recurring clusters\n");
+	json_array_foreach(top, i, v)
+	{
+		printf("  %6lld  in %lld incidents  ",
+		       (long long)json_integer_value(json_object_get(v, "id")),
+		       (long long)json_integer_value(json_object_get(v, "incidents")));
+		cli_print_escaped(json_string_value(json_object_get(v, "name")));
+		fputs(": ", stdout);
+		cli_print_escaped(json_string_value(json_object_get(v, "template")));
+		fputc('\n', stdout);
+	}
+	json_decref(funnel);
+	json_decref(mtta);
+	json_decref(mttr);
+	json_decref(per_service);
+	json_decref(top);
 	return 0;
 }
 

@@ -31,10 +31,16 @@ struct cli_ctx {
 };
 
 /* The commands (one file may hold several); the table is in cli.c. */
-#define COMMAND_DECLS(_) _(ingest) _(cluster) _(list) _(show) _(stats) _(rejects) _(db)
+#define COMMAND_DECLS(_)                                                                  \
+	_(ingest) _(cluster) _(list) _(show) _(ack) _(snooze) _(resolve) _(reopen) _(note)  \
+	_(merge) _(split) _(ticket) _(stats) _(rejects) _(db)
 #define DECLARE_CMD(name) int cmd_##name(struct cli_ctx *c, int argc, char **argv);
 COMMAND_DECLS(DECLARE_CMD)
 #undef DECLARE_CMD
+
+/* Clusters, for `list --clusters` and `show --cluster`. */
+int cli_list_clusters(struct cli_ctx *c, long limit);
+int cli_show_cluster(struct cli_ctx *c, long long id);
 
 /* Helpers for commands. */
 enum status cli_open_store(struct cli_ctx *c);

@@ -268,9 +268,11 @@ static bool set_state(struct store *st, int64_t id, const char *state)
 	return done(s);
 }
 
-/* Add the cluster to an incident, remembering it in the cluster's history. */
+/* Add the cluster to an incident. Automatic joins are remembered in the
+ * cluster's history (what recurrence and "top recurring" count); a human
+ * split is not a recurrence. */
 static bool join(struct store *st, int64_t cluster, int64_t incident, int64_t at,
-		 const char *reason)
+		 const char *reason, bool history)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO incident_clusters (cluster_id, incident_id, "
 					 "joined_at, reason) VALUES (?1, ?2, ?3, ?4) "
@@ -282,6 +284,8 @@ static bool join(struct store *st, int64_t cluster, int64_t incident, int64_t at
 	sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
 	if (!done(s))
 		return false;
+	if (!history)
+		return true;
 	s = store_stmt(st, "INSERT OR IGNORE INTO cluster_history (cluster_id, incident_id) "
 			   "VALUES (?, ?)");
 	sqlite3_bind_int64(s, 1, cluster);
@@ -478,7 +482,7 @@ static int64_t open_incident(struct correlator *c, int64_t cluster, const struct
 	free(services);
 	int64_t id = ok ? sqlite3_last_insert_rowid(store_db(c->st)) : -1;
 	if (ok)
-		ok = join(c->st, cluster, id, at, "opened") &&
+		ok = join(c->st, cluster, id, at, "opened", true) &&
 		     add_eventf(c->st, id, at, "opened", AUTOMATION, "opened by %s", title);
 	free(title);
 	return ok ? id : -1;
@@ -629,7 +633,7 @@ enum status correlate_alert(struct correlator *c, int64_t cluster, const struct 
 		bool ok;
 		if (id) {
 			char *title = title_for(&ci);
-			ok = join(st, cluster, id, at, reason) &&
+			ok = join(st, cluster, id, at, reason, true) &&
 			     add_eventf(st, id, at, "joined", AUTOMATION, "%s joined: %s", title,
 					reason) &&
 			     add_service(st, id, ci.service) &&
@@ -916,10 +920,6 @@ enum status incident_merge(struct store *st, int64_t target, const int64_t *othe
 		sqlite3_bind_int64(s, 1, target);
 		sqlite3_bind_int64(s, 2, others[i]);
 		ok = done(s);
-		s = store_stmt(st, "INSERT OR IGNORE INTO cluster_history (cluster_id, incident_id) "
-				   "SELECT cluster_id, ?1 FROM incident_clusters WHERE incident_id = ?1");
-		sqlite3_bind_int64(s, 1, target);
-		ok = ok && done(s);
 		s = store_stmt(st, "INSERT OR REPLACE INTO incident_labels (incident_id, key, value, "
 				   "last_seen) SELECT ?1, key, value, last_seen FROM incident_labels "
 				   "WHERE incident_id = ?2");
@@ -1011,7 +1011,7 @@ enum status incident_split(struct store *st, int64_t incident, int64_t cluster, 
 	int64_t id = sqlite3_last_insert_rowid(store_db(st));
 	char reason[64];
 	snprintf(reason, sizeof reason, "split from #%lld", (long long)incident);
-	ok = ok && join(st, cluster, id, now, reason) &&
+	ok = ok && join(st, cluster, id, now, reason, false) &&
 	     add_eventf(st, id, now, "split", user_login(), "split from incident #%lld",
 			(long long)incident) &&
 	     add_eventf(st, incident, now, "split", user_login(), "cluster %lld split out to #%lld",
