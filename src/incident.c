@@ -141,6 +141,10 @@ struct inc_state {
 	int64_t db_last_alert_at; /* as stored */
 	/* pending counters */
 	int64_t d_alerts, last_alert_at;
+	struct {
+		int64_t minute, n;
+	} mins[8];
+	size_t nmins;
 	int new_severity;     /* highest seen, -1 none */
 	bool touched;
 };
@@ -563,20 +567,53 @@ static bool check_known_issue(struct correlator *c, int64_t cluster, int64_t inc
 	return ok && done(s);
 }
 
-/* Alerts per minute of an incident over the `minutes` before `at`. */
+/* Alerts per minute of an incident over the `minutes` up to `at`. */
 static double alert_rate(struct store *st, int64_t incident, int64_t at, int minutes)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM alerts WHERE cluster_id IN "
-					 "(SELECT cluster_id FROM incident_clusters WHERE "
-					 "incident_id = ?1) AND updated_at > ?2 AND updated_at <= ?3");
+	sqlite3_stmt *s = store_stmt(st, "SELECT total(n) FROM incident_rate WHERE "
+					 "incident_id = ?1 AND minute > ?2 AND minute <= ?3");
 	sqlite3_bind_int64(s, 1, incident);
-	sqlite3_bind_int64(s, 2, at - minutes * 60000LL);
-	sqlite3_bind_int64(s, 3, at);
+	sqlite3_bind_int64(s, 2, at / 60000 - minutes);
+	sqlite3_bind_int64(s, 3, at / 60000);
 	double n = 0;
 	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (double)sqlite3_column_int64(s, 0);
+		n = sqlite3_column_double(s, 0);
 	sqlite3_reset(s);
 	return n / minutes;
+}
+
+static bool write_minute(struct store *st, int64_t incident, int64_t minute, int64_t n)
+{
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO incident_rate (incident_id, minute, n) "
+					 "VALUES (?1, ?2, ?3) ON CONFLICT (incident_id, minute) "
+					 "DO UPDATE SET n = n + ?3");
+	sqlite3_bind_int64(s, 1, incident);
+	sqlite3_bind_int64(s, 2, minute);
+	sqlite3_bind_int64(s, 3, n);
+	return done(s);
+}
+
+/* Count one alert in its minute; a batch spanning many minutes writes the
+ * oldest early. */
+static bool count_minute(struct store *st, struct inc_state *inc, int64_t at)
+{
+	int64_t minute = at / 60000;
+	for (size_t i = 0; i < inc->nmins; i++) {
+		if (inc->mins[i].minute == minute) {
+			inc->mins[i].n++;
+			return true;
+		}
+	}
+	if (inc->nmins == sizeof inc->mins / sizeof inc->mins[0]) {
+		if (!write_minute(st, inc->id, inc->mins[0].minute, inc->mins[0].n))
+			return false;
+		memmove(&inc->mins[0], &inc->mins[1], (inc->nmins - 1) * sizeof inc->mins[0]);
+		inc->nmins--;
+	}
+	inc->mins[inc->nmins].minute = minute;
+	inc->mins[inc->nmins].n = 1;
+	inc->nmins++;
+	return true;
 }
 
 enum status correlate_alert(struct correlator *c, int64_t cluster, const struct alert *a,
@@ -667,6 +704,8 @@ enum status correlate_alert(struct correlator *c, int64_t cluster, const struct 
 		snprintf(inc->state, sizeof inc->state, "open");
 	}
 	inc->d_alerts++;
+	if (!count_minute(st, inc, at))
+		return STATUS_STORE;
 	if (at > inc->last_alert_at)
 		inc->last_alert_at = at;
 	/* correlation windows read last_alert_at from the store: keep it
@@ -709,6 +748,9 @@ enum status correlator_flush(struct correlator *c)
 		sqlite3_bind_int64(u, 5, s->id);
 		if (!done(u))
 			return STATUS_STORE;
+		for (size_t m = 0; m < s->nmins; m++)
+			if (!write_minute(st, s->id, s->mins[m].minute, s->mins[m].n))
+				return STATUS_STORE;
 		/* a snoozed incident whose alert rate jumped wakes up */
 		if (strcmp(s->state, "snoozed") == 0) {
 			double now_rate = alert_rate(st, s->id, s->last_alert_at, 5);
@@ -923,6 +965,12 @@ enum status incident_merge(struct store *st, int64_t target, const int64_t *othe
 		s = store_stmt(st, "INSERT OR REPLACE INTO incident_labels (incident_id, key, value, "
 				   "last_seen) SELECT ?1, key, value, last_seen FROM incident_labels "
 				   "WHERE incident_id = ?2");
+		sqlite3_bind_int64(s, 1, target);
+		sqlite3_bind_int64(s, 2, others[i]);
+		ok = ok && done(s);
+		s = store_stmt(st, "INSERT INTO incident_rate (incident_id, minute, n) SELECT ?1, "
+				   "minute, n FROM incident_rate WHERE incident_id = ?2 "
+				   "ON CONFLICT (incident_id, minute) DO UPDATE SET n = n + excluded.n");
 		sqlite3_bind_int64(s, 1, target);
 		sqlite3_bind_int64(s, 2, others[i]);
 		ok = ok && done(s);

@@ -50,12 +50,24 @@ struct mask_rule {
 	bool has_first;
 	bool has_req;
 	uint8_t req, req_other;
+	/* the same conditions over byte classes (see rules_classify) */
+	uint64_t first_mask, req_mask;
+	uint32_t min_len;  /* pcre2's minimum match length */
+	bool within_word; /* no match can hold white space (see may_match_space) */
 };
 
 struct mask_rules {
 	struct mask_rule *v;
 	size_t n, cap;
 	uint32_t max_capture; /* largest ovector any rule needs */
+	uint64_t byte_class[256]; /* one bit per class of bytes the prefilters tell apart */
+};
+
+/* A run of non-space bytes of the line being masked. */
+struct word {
+	uint32_t start, end;
+	uint32_t unclaimed; /* bytes no rule has claimed yet */
+	uint64_t classes;   /* byte classes present */
 };
 
 struct masker {
@@ -65,6 +77,8 @@ struct masker {
 	size_t nspans, capspans;
 	unsigned char *claimed;
 	size_t capclaimed;
+	struct word *words;
+	size_t capwords;
 	struct buf out;
 };
 
@@ -153,6 +167,84 @@ static void rule_prefilter(struct mask_rule *r)
 	}
 }
 
+static inline bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * Can the pattern match (or look at, through an anchor) a white-space
+ * byte? Conservative: anything not understood says yes. A rule that
+ * cannot is run word by word (see mask_apply), which finds exactly the
+ * matches a scan of the whole line finds.
+ */
+static bool may_match_space(const char *p)
+{
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\') {
+			p++;
+			if (!*p)
+				return true;
+			/* \d \w \S \b \B and escaped punctuation cannot */
+			if (strchr("dwSbB", *p))
+				continue;
+			if (ispunct((unsigned char)*p) && *p != '#')
+				continue;
+			return true;
+		}
+		if (c == '[') {
+			bool neg = p[1] == '^', excl_space = false;
+			const char *q = p + 1 + neg;
+			if (*q == ']')
+				q++; /* a leading ] is literal */
+			for (; *q && *q != ']'; q++) {
+				if (q[0] == '[' && q[1] == ':')
+					return true;
+				if (*q == '\\') {
+					q++;
+					if (!*q)
+						return true;
+					if (*q == 's') {
+						if (!neg)
+							return true;
+						excl_space = true;
+					} else if (!strchr("dwS", *q) && !ispunct((unsigned char)*q)) {
+						return true;
+					}
+					continue;
+				}
+				if (is_ws((unsigned char)*q))
+					return true;
+				/* a range over the white space bytes */
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					if (q[2] == '\\')
+						return true;
+					if ((unsigned char)*q <= ' ' && (unsigned char)q[2] >= '\t')
+						return true;
+					q += 2;
+				}
+			}
+			if (!*q || (neg && !excl_space))
+				return true;
+			p = q;
+			continue;
+		}
+		if (c == '(' && p[1] == '?') {
+			/* lookarounds and groups are fine; option settings are not */
+			char k = p[2];
+			if (k == ':' || k == '=' || k == '!')
+				continue;
+			if (k == '<' && (p[3] == '=' || p[3] == '!'))
+				continue;
+			return true;
+		}
+		if (c == '.' || c == '^' || c == '$' || is_ws(c) || c >= 0x80)
+			return true;
+	}
+	return false;
+}
+
 static bool compile_rule(struct mask_rule *r, char **why)
 {
 	int errcode;
@@ -169,6 +261,9 @@ static bool compile_rule(struct mask_rule *r, char **why)
 	/* JIT is an optimisation; a platform without it still works. */
 	(void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
 	rule_prefilter(r);
+	r->min_len = 0;
+	(void)pcre2_pattern_info(r->code, PCRE2_INFO_MINLENGTH, &r->min_len);
+	r->within_word = !may_match_space(r->pattern);
 	return true;
 }
 
@@ -296,6 +391,52 @@ static enum status apply_rules_text(struct mask_rules *rules, const char *text, 
 	return STATUS_OK;
 }
 
+static bool in_set(const uint64_t set[4], unsigned b)
+{
+	return (set[b >> 6] >> (b & 63)) & 1;
+}
+
+/*
+ * Bytes that every prefilter treats alike share a class; each class gets
+ * one bit (the 64th takes all classes past 63, which only weakens the
+ * filters). A word's classes are then one OR per byte, and a rule's
+ * conditions one AND each.
+ */
+static void rules_classify(struct mask_rules *rules)
+{
+	uint8_t rep[64]; /* a byte of each class */
+	size_t nclass = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		size_t k;
+		for (k = 0; k < nclass; k++) {
+			unsigned a = rep[k];
+			bool same = true;
+			for (size_t r = 0; r < rules->n && same; r++) {
+				const struct mask_rule *x = &rules->v[r];
+				same = in_set(x->first, a) == in_set(x->first, b) &&
+				       (a == x->req || a == x->req_other) ==
+					       (b == x->req || b == x->req_other);
+			}
+			if (same)
+				break;
+		}
+		if (k == nclass) {
+			if (nclass < 63)
+				rep[nclass] = (uint8_t)b;
+			k = nclass < 63 ? nclass++ : 63;
+		}
+		rules->byte_class[b] = (uint64_t)1 << k;
+	}
+	for (size_t r = 0; r < rules->n; r++) {
+		struct mask_rule *x = &rules->v[r];
+		x->first_mask = 0;
+		for (unsigned b = 0; b < 256; b++)
+			if (in_set(x->first, b))
+				x->first_mask |= rules->byte_class[b];
+		x->req_mask = rules->byte_class[x->req] | rules->byte_class[x->req_other];
+	}
+}
+
 enum status mask_rules_from_text(struct mask_rules **out, const char *text, const char *origin,
 				 char **err)
 {
@@ -306,6 +447,7 @@ enum status mask_rules_from_text(struct mask_rules **out, const char *text, cons
 		mask_rules_free(&rules);
 		return st;
 	}
+	rules_classify(rules);
 	*out = rules;
 	return STATUS_OK;
 }
@@ -357,6 +499,7 @@ enum status mask_rules_load(struct mask_rules **out, const char *user_file, bool
 			mask_rules_free(&rules);
 			return st;
 		}
+		rules_classify(rules);
 	}
 	*out = rules;
 	return STATUS_OK;
@@ -381,6 +524,7 @@ void masker_free(struct masker **m)
 	pcre2_match_data_free((*m)->md);
 	free((*m)->spans);
 	free((*m)->claimed);
+	free((*m)->words);
 	buf_free(&(*m)->out);
 	xfree(m);
 }
@@ -401,6 +545,32 @@ static void add_span(struct masker *m, uint32_t s, uint32_t e, uint32_t rule)
 	m->nspans++;
 }
 
+/* Claim [s, e) for rule r unless a byte of it is claimed already. */
+static void claim(struct masker *m, size_t s, size_t e, uint32_t r, struct word *w, size_t nw)
+{
+	for (size_t q = s; q < e; q++)
+		if (m->claimed[q])
+			return;
+	memset(m->claimed + s, 1, e - s);
+	add_span(m, (uint32_t)s, (uint32_t)e, r);
+	for (size_t k = 0; k < nw; k++) {
+		size_t a = w[k].start > s ? w[k].start : s, b = w[k].end < e ? w[k].end : e;
+		if (a < b)
+			w[k].unclaimed -= (uint32_t)(b - a);
+	}
+}
+
+/*
+ * Every rule, in order, finds its matches left to right from where its
+ * previous match ended; a match that overlaps bytes an earlier match
+ * claimed is dropped. A rule that cannot match white space (within_word)
+ * is run on each word (run of non-space bytes) that can hold a match,
+ * with the subject ending one byte past the word so that assertions see
+ * the same neighbour: its matches lie inside one word, so this finds
+ * exactly what a scan of the whole line finds, and skips the words its
+ * prefilters rule out (no byte a match can start with, no byte a match
+ * must contain, too short, or claimed already).
+ */
 const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *out_len)
 {
 	const struct mask_rules *rules = m->rules;
@@ -411,46 +581,78 @@ const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *o
 	}
 	memset(m->claimed, 0, len + 1);
 
-	/* the bytes this line holds, for the rules' prefilters */
-	uint64_t present[4] = { 0, 0, 0, 0 };
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		present[c >> 6] |= (uint64_t)1 << (c & 63);
+	/* the words and the byte classes present */
+	size_t nw = 0;
+	uint64_t line_classes = 0;
+	for (size_t i = 0; i < len;) {
+		while (i < len && is_ws((unsigned char)text[i]))
+			i++;
+		if (i == len)
+			break;
+		if (nw == m->capwords) {
+			m->capwords = m->capwords ? m->capwords * 2 : 64;
+			m->words = xrealloc(m->words, m->capwords * sizeof *m->words);
+		}
+		struct word *w = &m->words[nw++];
+		uint64_t cls = 0;
+		size_t st = i;
+		for (; i < len && !is_ws((unsigned char)text[i]); i++)
+			cls |= rules->byte_class[(unsigned char)text[i]];
+		w->start = (uint32_t)st;
+		w->end = (uint32_t)i;
+		w->unclaimed = (uint32_t)(i - st);
+		w->classes = cls;
+		line_classes |= cls;
 	}
+	struct word *words = m->words;
 
 	for (size_t r = 0; r < rules->n; r++) {
 		const struct mask_rule *rule = &rules->v[r];
 		pcre2_code *code = rule->code;
-		if (rule->has_first && !((rule->first[0] & present[0]) | (rule->first[1] & present[1]) |
-					 (rule->first[2] & present[2]) | (rule->first[3] & present[3])))
+		if (rule->has_first && !(rule->first_mask & line_classes))
 			continue;
-		if (rule->has_req && !(present[rule->req >> 6] & ((uint64_t)1 << (rule->req & 63))) &&
-		    !(present[rule->req_other >> 6] & ((uint64_t)1 << (rule->req_other & 63))))
+		if (rule->has_req && !(rule->req_mask & line_classes))
 			continue;
-		size_t off = 0;
-		while (off < len) {
-			int rc = pcre2_match(code, (PCRE2_SPTR)text, len, off, 0, m->md, NULL);
-			if (rc < 0)
-				break;
-			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
-			size_t s = ov[0], e = ov[1];
-			if (e <= s) {
-				off = s + 1; /* empty match: skip, never loop */
-				continue;
-			}
-			off = e;
-			/* claimed bytes are a run; checking both ends and the
-			 * first claimed byte after s covers every overlap */
-			bool free_span = true;
-			for (size_t q = s; q < e; q++)
-				if (m->claimed[q]) {
-					free_span = false;
+		if (!rule->within_word) {
+			size_t off = 0;
+			while (off < len) {
+				int rc = pcre2_match(code, (PCRE2_SPTR)text, len, off, 0, m->md, NULL);
+				if (rc < 0)
 					break;
+				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+				size_t s = ov[0], e = ov[1];
+				if (e <= s) {
+					off = s + 1; /* empty match: skip, never loop */
+					continue;
 				}
-			if (!free_span)
+				off = e;
+				claim(m, s, e, (uint32_t)r, words, nw);
+			}
+			continue;
+		}
+		for (size_t k = 0; k < nw; k++) {
+			struct word *w = &words[k];
+			if (w->unclaimed == 0 || w->end - w->start < rule->min_len)
 				continue;
-			memset(m->claimed + s, 1, e - s);
-			add_span(m, (uint32_t)s, (uint32_t)e, (uint32_t)r);
+			if (rule->has_first && !(rule->first_mask & w->classes))
+				continue;
+			if (rule->has_req && !(rule->req_mask & w->classes))
+				continue;
+			size_t sub = w->end < len ? w->end + 1 : len;
+			size_t off = w->start;
+			while (off < w->end) {
+				int rc = pcre2_match(code, (PCRE2_SPTR)text, sub, off, 0, m->md, NULL);
+				if (rc < 0)
+					break;
+				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+				size_t s = ov[0], e = ov[1];
+				if (e <= s) {
+					off = s + 1;
+					continue;
+				}
+				off = e;
+				claim(m, s, e, (uint32_t)r, w, 1);
+			}
 		}
 	}
 

@@ -61,6 +61,10 @@
 #define MINER_MAX_DIFF 0.5
 /* ...and the siblings must number at least this share of their messages. */
 #define MINER_MIN_VALUE_SHARE 0.05
+/* Longest bracket group that is glued into the word before it. */
+#define MINER_GROUP_MAX 512
+/* A line's header ends within this many tokens. */
+#define MINER_HEADER_SCAN 32
 
 enum tkind { T_WORD, T_PUNCT, T_TYPED, T_NUM, T_ANY };
 static const char KIND_LETTER[] = "wptn*";
@@ -113,6 +117,7 @@ struct miner {
 	struct masker *masker;
 	const struct mask_rules *rules;
 	size_t *placeholder_len; /* per rule */
+	uint64_t ts_hash;        /* the time stamp placeholder as a token */
 	size_t max_templates;
 	uint64_t next_id, next_serial, next_gen;
 
@@ -141,6 +146,7 @@ struct miner {
 	struct tok *tok;
 	size_t ntok, captok;
 	size_t nwords;
+	uint32_t first_word; /* index of the message's first word token */
 	struct miner_token *expl;
 	size_t capexpl;
 	uint32_t last_slot;
@@ -272,6 +278,42 @@ static inline bool is_punct(unsigned char c)
 	}
 }
 
+static inline bool is_open(unsigned char c)
+{
+	return c == '(' || c == '[' || c == '{';
+}
+
+static inline bool is_close(unsigned char c)
+{
+	return c == ')' || c == ']' || c == '}';
+}
+
+/*
+ * s[i] follows a word with no space: when it opens a bracket group that
+ * closes within MINER_GROUP_MAX bytes, the index of its closing bracket,
+ * else 0. Brackets of all three kinds count towards the nesting.
+ */
+static size_t attached_group_end(const char *s, size_t i, size_t len)
+{
+	if (i >= len || !is_open((unsigned char)s[i]))
+		return 0;
+	size_t lim = len - i > MINER_GROUP_MAX ? i + MINER_GROUP_MAX : len;
+	unsigned depth = 0;
+	for (size_t j = i; j < lim; j++) {
+		unsigned char c = (unsigned char)s[j];
+		if (is_open(c))
+			depth++;
+		else if (is_close(c) && --depth == 0)
+			return j;
+	}
+	return 0;
+}
+
+static inline bool dot_run(const char *s, size_t i, size_t len)
+{
+	return s[i] == '.' && i + 1 < len && s[i + 1] == '.';
+}
+
 static struct tok *push_tok(struct tok **v, size_t *n, size_t *cap)
 {
 	if (*n == *cap) {
@@ -279,6 +321,29 @@ static struct tok *push_tok(struct tok **v, size_t *n, size_t *cap)
 		*v = xrealloc(*v, *cap * sizeof **v);
 	}
 	return &(*v)[(*n)++];
+}
+
+/*
+ * A message made of variables alone (setLightsOn(true), isA2dpOn...) still
+ * names its event: its first variable that begins with a letter becomes a
+ * word, compared by its stem (the text before a glued bracket group).
+ * Returns the number of words (0 or 1).
+ */
+static size_t promote_stem(const char *s, struct tok *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tok *t = &v[i];
+		unsigned char c = (unsigned char)s[t->start];
+		if (t->kind != T_NUM || !((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+			continue;
+		size_t stem = 0;
+		while (stem < t->len && !is_open((unsigned char)s[t->start + stem]))
+			stem++;
+		t->kind = T_WORD;
+		t->h = token_hash(s + t->start, stem);
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -318,11 +383,30 @@ static size_t split_tokens(const struct miner *m, const char *s, size_t len, str
 			i++;
 			continue;
 		}
+		if (dot_run(s, i, len)) {
+			/* a leader (status......0) separates, whatever its length */
+			size_t st = i;
+			while (i < len && s[i] == '.')
+				i++;
+			t->len = (uint32_t)(i - st);
+			t->kind = T_PUNCT;
+			t->h = token_hash("..", 2);
+			continue;
+		}
 		bool digit = false;
 		size_t st = i;
-		while (i < len && !is_space((unsigned char)s[i]) && !is_punct((unsigned char)s[i])) {
-			digit |= (unsigned char)(s[i] - '0') < 10;
-			i++;
+		for (;;) {
+			while (i < len && !is_space((unsigned char)s[i]) &&
+			       !is_punct((unsigned char)s[i]) && !dot_run(s, i, len)) {
+				digit |= (unsigned char)(s[i] - '0') < 10;
+				i++;
+			}
+			/* a bracket group glued to a word is part of it: f(x), a[1] */
+			size_t close = i > st ? attached_group_end(s, i, len) : 0;
+			if (!close)
+				break;
+			for (; i <= close; i++)
+				digit |= (unsigned char)(s[i] - '0') < 10;
 		}
 		t->len = (uint32_t)(i - st);
 		/* placeholders in this token */
@@ -355,6 +439,18 @@ static size_t split_tokens(const struct miner *m, const char *s, size_t len, str
 			t->kind = T_WORD;
 			words++;
 		}
+	}
+	if (!m) {
+		/* a template: its typed placeholders were not words in its
+		 * messages, and a stem was promoted as it was for them */
+		size_t plain = 0;
+		for (size_t q = 0; q < n; q++) {
+			const struct tok *t = &(*v)[q];
+			plain += t->kind == T_WORD &&
+				 !(t->len > 2 && s[t->start] == '<' && s[t->start + t->len - 1] == '>');
+		}
+		if (plain == 0)
+			words += promote_stem(s, *v, n);
 	}
 	*nwords = words;
 	return n;
@@ -467,6 +563,220 @@ static size_t shape_tokens(const char *s, struct tok **v, size_t n, size_t *cap)
 	return out;
 }
 
+/* ---- log line headers ----------------------------------------------------------------- */
+
+static bool is_level_word(const char *s, size_t n)
+{
+	static const char *const levels[] = {
+		"info",  "information", "warn",  "warning", "error",  "err",	   "debug",
+		"trace", "fatal",	"severe", "notice", "critical", "crit", "alert",
+		"emerg", "emergency",	"verbose", "fine",	  "finer",  "finest",
+	};
+	if (n < 3 || n > 11)
+		return false;
+	char low[12];
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)(s[i] | 0x20);
+	for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
+		if (strlen(levels[k]) == n && memcmp(levels[k], low, n) == 0)
+			return true;
+	return false;
+}
+
+static inline bool tok_char(const struct tok *t, const char *s, char c)
+{
+	return t->kind == T_PUNCT && s[t->start] == c;
+}
+
+static inline bool tok_open(const struct tok *t, const char *s)
+{
+	return t->kind == T_PUNCT && is_open((unsigned char)s[t->start]);
+}
+
+/* The closing token of the bracket group opened at v[i], or SIZE_MAX. */
+static size_t group_close(const struct tok *v, size_t n, const char *s, size_t i)
+{
+	unsigned depth = 0;
+	for (size_t j = i; j < n; j++) {
+		if (v[j].kind != T_PUNCT)
+			continue;
+		unsigned char c = (unsigned char)s[v[j].start];
+		if (is_open(c))
+			depth++;
+		else if (is_close(c) && --depth == 0)
+			return j;
+	}
+	return SIZE_MAX;
+}
+
+static bool tok_level(const struct tok *t, const char *s)
+{
+	return t->kind == T_WORD && is_level_word(s + t->start, t->len);
+}
+
+/* `name:` ending a field: a colon followed by white space or the end. */
+static bool field_colon(const struct tok *v, size_t n, const char *s, size_t i)
+{
+	return i < n && tok_char(&v[i], s, ':') && (i + 1 == n || v[i + 1].space);
+}
+
+/* A lone dash between spaces separates fields. */
+static bool field_dash(const struct tok *v, size_t n, const char *s, size_t i)
+{
+	return i < n && v[i].kind == T_WORD && v[i].len == 1 && s[v[i].start] == '-' &&
+	       v[i].space && i + 1 < n && v[i + 1].space;
+}
+
+/*
+ * After a level word at v[e]: a logger or thread in brackets, then perhaps
+ * one component word closed by `:` or ` - ` or followed by a bracketed
+ * context ([main] org.Foo: ..., [req-1 - -] ..., nova.api [req-1] ...).
+ * Returns the last header token.
+ */
+static size_t after_level(const struct tok *v, size_t n, const char *s, size_t e)
+{
+	size_t k = e + 1, last = e;
+	for (int g = 0; g < 2 && k < n && tok_open(&v[k], s) && v[k].space; g++) {
+		size_t j = group_close(v, n, s, k);
+		if (j == SIZE_MAX)
+			break;
+		last = j;
+		k = j + 1;
+	}
+	if (field_colon(v, n, s, k) || field_dash(v, n, s, k))
+		return k;
+	if (k < n && v[k].kind != T_PUNCT) {
+		if (field_colon(v, n, s, k + 1) || field_dash(v, n, s, k + 1))
+			return k + 1;
+		if (k + 1 < n && tok_open(&v[k + 1], s) && v[k + 1].space) {
+			size_t j = group_close(v, n, s, k + 1);
+			if (j != SIZE_MAX)
+				return j;
+		}
+	}
+	return last;
+}
+
+/*
+ * The header of a log line as written to a file: time stamp, host, pid,
+ * level, component... before the message. Lines of one event carry many
+ * headers (other times, threads, levels, optional fields), so the header
+ * becomes one variable token whatever its length. Only a line that starts
+ * with a value (a time, a number) has one, and it ends at the first of:
+ *  - a level word (INFO, [notice]), with the logger/thread/component after
+ *    it (see after_level);
+ *  - `component:` or ` - ` (syslog `prog[pid]:`, `[time] prog - `);
+ *  - the last of a run of `|` separated fields near the start.
+ * and it must hold a time stamp or two values, so that a message such as
+ * `3 errors: retrying` keeps its words. Returns its token count, 0: none.
+ */
+static size_t header_len(const struct miner *m)
+{
+	const struct tok *v = m->tok;
+	const char *s = m->masked;
+	size_t n = m->ntok, lim = n < MINER_HEADER_SCAN ? n : MINER_HEADER_SCAN;
+	size_t values = 0, seen = 0, end = SIZE_MAX, last_ts = SIZE_MAX;
+	/* it starts with a value, perhaps bracketed, perhaps after a lone - */
+	size_t f = 0;
+	if (f < n && v[f].kind == T_WORD && v[f].len == 1 && s[v[f].start] == '-')
+		f++;
+	if (f >= n)
+		return 0;
+	if (tok_open(&v[f], s)) {
+		size_t j = group_close(v, n, s, f);
+		bool val = false;
+		for (size_t q = f + 1; q < j && q < n; q++)
+			val |= tok_is_var(&v[q]);
+		if (j == SIZE_MAX || !val)
+			return 0;
+	} else if (!tok_is_var(&v[f])) {
+		return 0;
+	}
+	for (size_t i = 0; i < lim; i++) {
+		const struct tok *t = &v[i];
+		if (t->kind == T_PUNCT) {
+			if (tok_open(t, s)) {
+				size_t j = group_close(v, n, s, i);
+				if (j == SIZE_MAX)
+					break;
+				if (j == i + 2 && tok_level(&v[i + 1], s)) {
+					end = after_level(v, n, s, j);
+					break;
+				}
+				/* a group is one field: its values count once */
+				bool val = false;
+				for (size_t q = i + 1; q < j; q++) {
+					val |= tok_is_var(&v[q]);
+					if (v[q].kind == T_TYPED && v[q].h == m->ts_hash)
+						last_ts = j;
+				}
+				values += val;
+				seen += 1;
+				i = j;
+				continue;
+			}
+			if (field_colon(v, n, s, i) && seen) {
+				end = i;
+				break;
+			}
+			if (tok_char(t, s, '|') && seen && seen <= 3) {
+				/* a run of |-separated fields */
+				end = i;
+				for (size_t j = i + 1; j < lim && j <= end + 4; j++)
+					if (tok_char(&v[j], s, '|'))
+						end = j;
+				break;
+			}
+			continue;
+		}
+		if (tok_level(t, s) && seen && i + 1 < n) {
+			end = after_level(v, n, s, i);
+			break;
+		}
+		if (field_dash(v, n, s, i) && seen && !(i + 1 < n && tok_level(&v[i + 1], s))) {
+			end = i;
+			break;
+		}
+		if (tok_is_var(t)) {
+			values++;
+			if (t->kind == T_TYPED && t->h == m->ts_hash)
+				last_ts = i;
+		}
+		seen++;
+	}
+	if (end == SIZE_MAX && last_ts != SIZE_MAX) {
+		/* no separator: the fields end with the time stamp and the
+		 * values right after it (id host comp event TIME flag msg) */
+		end = last_ts;
+		while (end + 1 < n && v[end + 1].space && tok_is_var(&v[end + 1]))
+			end++;
+	}
+	if (end == SIZE_MAX || end + 1 >= n || !(last_ts != SIZE_MAX || values >= 2))
+		return 0;
+	return end + 1;
+}
+
+/* Fold the header of the message, if any, into one variable token. */
+static void collapse_header(struct miner *m)
+{
+	size_t h = header_len(m);
+	if (h == 0)
+		return;
+	struct tok *v = m->tok;
+	size_t words = 0;
+	for (size_t i = 0; i < h; i++)
+		words += v[i].kind == T_WORD;
+	v[0].len = v[h - 1].start + v[h - 1].len - v[0].start;
+	v[0].kind = T_NUM;
+	v[0].h = 0;
+	memmove(&v[1], &v[h], (m->ntok - h) * sizeof *v);
+	m->ntok -= h - 1;
+	/* shown apart, so that the template re-splits into the same tokens */
+	if (m->ntok > 1)
+		v[1].space = 1;
+	m->nwords -= words;
+}
+
 uint64_t miner_bucket_key(const char *name, const char *service, size_t ntokens)
 {
 	const char *n = name ? name : "", *s = service ? service : "";
@@ -488,6 +798,7 @@ struct miner *miner_new(const struct mask_rules *rules, const struct miner_confi
 	m->placeholder_len = xcalloc(nrules ? nrules : 1, sizeof *m->placeholder_len);
 	for (size_t i = 0; i < nrules; i++)
 		m->placeholder_len[i] = strlen(mask_rule_placeholder(rules, i));
+	m->ts_hash = token_hash("<ts>", 4);
 	m->max_templates = cfg && cfg->max_templates ? cfg->max_templates
 						     : MINER_DEFAULT_MAX_TEMPLATES;
 	m->next_id = cfg && cfg->first_id ? cfg->first_id : 1;
@@ -966,6 +1277,9 @@ static uint32_t merge_siblings(struct miner *m, uint32_t b)
 	for (uint32_t i = 0; i < c->ntok; i++)
 		if (agree(&c->t[i], &m->tok[i]) == DISAGREE)
 			m->diff[nd++] = i;
+	/* the first word names the event (boot / halt, tickTime set to...) */
+	if (nd && m->diff[0] == m->first_word)
+		return NIL;
 	/* siblings: templates agreeing with the message outside those positions */
 	if (m->capsib < bk->n) {
 		m->capsib = bk->n;
@@ -1107,7 +1421,16 @@ void miner_add(struct miner *m, const char *name, const char *service, const cha
 	m->in_add = true;
 	m->masked = mask_apply(m->masker, text, len, &m->masked_len);
 	m->ntok = split_tokens(m, m->masked, m->masked_len, &m->tok, &m->captok, &m->nwords);
+	collapse_header(m);
+	if (m->nwords == 0)
+		m->nwords = promote_stem(m->masked, m->tok, m->ntok);
 	m->ntok = shape_tokens(m->masked, &m->tok, m->ntok, &m->captok);
+	m->first_word = UINT32_MAX;
+	for (size_t i = 0; i < m->ntok; i++)
+		if (m->tok[i].kind == T_WORD) {
+			m->first_word = (uint32_t)i;
+			break;
+		}
 	m->nmerged = 0;
 
 	uint64_t bkey = miner_bucket_key(name, service, m->ntok);

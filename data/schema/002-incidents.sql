@@ -60,6 +60,15 @@ CREATE TABLE incident_labels (
 	PRIMARY KEY (key, value, incident_id)
 ) WITHOUT ROWID;
 
+-- Alerts per incident per minute: the console's sparkline, and the rate a
+-- snoozed incident is compared against.
+CREATE TABLE incident_rate (
+	incident_id INTEGER NOT NULL REFERENCES incidents(id),
+	minute      INTEGER NOT NULL,           -- ms since the epoch / 60000
+	n           INTEGER NOT NULL,
+	PRIMARY KEY (incident_id, minute)
+) WITHOUT ROWID;
+
 -- Pairs a human split apart: never joined again automatically.
 CREATE TABLE split_pairs (
 	cluster_a INTEGER NOT NULL,

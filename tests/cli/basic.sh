@@ -8,7 +8,7 @@ expect_in "$out" "sitrep " "--version prints the name"
 
 run --help
 expect_rc 0 "--help"
-for c in ingest list show stats rejects db; do expect_in "$out" "  $c " "--help lists $c"; done
+for c in ingest cluster list show ack snooze resolve reopen note merge split ticket stats rejects db; do expect_in "$out" "  $c " "--help lists $c"; done
 
 run ingest --help
 expect_rc 0 "ingest --help"
@@ -51,15 +51,19 @@ expect_rc 0 "--json stats"
 expect_eq "$(json 'd["alerts"], d["clusters"], d["records"], d["rejects"]')" "(1, 1, 1, 0)" "stats json"
 run stats --json
 expect_eq "$(json 'd["reduction"]')" "1.0" "stats --json after command"
-run list --json
+run list --clusters --json
 expect_eq "$(json 'sorted(d["clusters"][0].keys())')" \
 	"['alerts', 'first_seen', 'id', 'last_seen', 'name', 'occurrences', 'service', 'severity', 'template']" \
 	"list json keys"
-run --json show 1
+run --json show --cluster 1
 expect_eq "$(json 'd["cluster"]["template"], len(d["alerts"]), d["alerts"][0]["message"]')" \
 	"('m <num>', 1, 'm 1')" "show json"
-run show 99
+run show --cluster 99
 expect_rc 1 "show missing cluster"
+run --json list
+expect_eq "$(json 'len(d["incidents"]), d["incidents"][0]["title"]')" "(1, 'A')" "list json incidents"
+run show 99
+expect_rc 1 "show missing incident"
 run --json rejects
 expect_eq "$(json 'd["rejects"]')" "[]" "rejects json empty"
 run db check

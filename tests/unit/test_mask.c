@@ -266,6 +266,36 @@ static void test_prefilter_exact(void **state)
 	mask_rules_free(&rules);
 }
 
+/* Rules that cannot match white space run word by word; they must find
+ * what a scan of the whole line finds, lookarounds at word edges included,
+ * and a rule that can match white space still spans words. */
+static void test_word_by_word(void **state)
+{
+	(void)state;
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	assert_int_equal(mask_rules_from_text(&rules,
+					      "pair <P> \\d+ (?:KB|MB)\\b\n"
+					      "num <N> (?<![\\w.])\\d+(?!\\w|\\.\\d)\n"
+					      "dot <D> [a-z]+\\.(?![^\\s])\n",
+					      "t", &err),
+			 STATUS_OK);
+	struct masker *m = masker_new(rules);
+	assert_string_equal(mask_apply(m, "12 KB 7 x.3 4.5 a9 8", 20, NULL),
+			    "<P> <N> x.3 4.5 a9 <N>");
+	/* the lookahead sees the space after the word, not the end */
+	assert_string_equal(mask_apply(m, "end. now", 8, NULL), "<D> now");
+	assert_string_equal(mask_apply(m, "end.x now", 9, NULL), "end.x now");
+	const struct mask_span *sp;
+	assert_int_equal(mask_last_spans(m, &sp), 0);
+	assert_string_equal(mask_apply(m, "go 12 KB", 8, NULL), "go <P>");
+	assert_int_equal(mask_last_spans(m, &sp), 1);
+	assert_int_equal(sp[0].start, 3);
+	assert_int_equal(sp[0].end, 8);
+	masker_free(&m);
+	mask_rules_free(&rules);
+}
+
 /* ---- fingerprints ---------------------------------------------------------------------- */
 
 static void test_fingerprint(void **state)
@@ -307,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_user_file),
 		cmocka_unit_test(test_user_file_errors),
 		cmocka_unit_test(test_prefilter_exact),
+		cmocka_unit_test(test_word_by_word),
 		cmocka_unit_test(test_fingerprint),
 	};
 	return cmocka_run_group_tests(tests, setup_builtin, teardown_builtin);
