@@ -12,12 +12,14 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "console.h"
 #include "escape.h"
 #include "formats.h"
 #include "incident.h"
@@ -48,8 +50,14 @@ typedef int (*command_fn)(struct cli_ctx *c, int argc, char **argv);
 	_(ticket, "ticket ID REF", "register the incident's clusters as known issue REF")  \
 	_(stats, "stats [--since DURATION]",                                               \
 	  "noise funnel, MTTA/MTTR, recurrence, incidents per service")                    \
+	_(import, "import [FILE|-]", "load past incidents (NDJSON) as resolved history")   \
+	_(similar, "similar [--limit N] [--exclude ID]... (ID | --text TEXT)",             \
+	  "past incidents most likely to share a cause")                                  \
 	_(rejects, "rejects [--limit N]", "input that was refused, where from and why")   \
-	_(db, "db check", "check the database file's integrity")
+	_(keys, "keys", "the console's actions and the keys bound to them")                \
+	_(db, "db check", "check the database file's integrity")                         \
+	_(demo, "demo [--speed N] [--history] [--scenario FILE] SPOOL_DIR",                  \
+	  "replay the demo scenario into a spool directory")
 
 
 static const struct command {
@@ -810,6 +818,38 @@ int cmd_db(struct cli_ctx *c, int argc, char **argv)
 }
 
 /* ---- dispatch --------------------------------------------------------- */
+
+int cli_console(const struct cli_globals *g)
+{
+	const char *script = getenv("SITREP_SCRIPT");
+	if (!(script && *script) && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		warnx_("the console needs a terminal; for scripts see 'sitrep --help'");
+		return 2;
+	}
+	struct cli_ctx c = { .g = g };
+	if (load_conf(&c) != STATUS_OK)
+		return 2;
+	struct mask_rules *rules = NULL;
+	char *err = NULL;
+	if (mask_rules_load(&rules, c.conf.mask_rules, c.conf.mask_rules_set, &err) != STATUS_OK) {
+		warnx_("%s", err);
+		free(err);
+		conf_free(&c.conf);
+		return 2;
+	}
+	char *path = store_default_path(g->db_path);
+	struct console_opts o = {
+		.db_path = path,
+		.conf = &c.conf,
+		.rules = g->read_only ? NULL : rules,
+		.read_only = g->read_only,
+	};
+	int rc = console_main(&o);
+	free(path);
+	mask_rules_free(&rules);
+	conf_free(&c.conf);
+	return rc;
+}
 
 int cli_run(const struct cli_globals *g, int argc, char **argv)
 {

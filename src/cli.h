@@ -19,7 +19,12 @@ struct cli_globals {
 	const char *db_path;     /* --db */
 	const char *config_path; /* --config */
 	bool json;               /* --json */
+	bool read_only;          /* --read-only */
+	bool demo;               /* --demo */
 };
+
+/* No command: the console (with --demo, on a fresh demo database). */
+int cli_console(const struct cli_globals *g);
 
 /* What every command gets: the global options, the configuration, and the
  * store once a command asks for it (cli_open_store). */
@@ -33,7 +38,8 @@ struct cli_ctx {
 /* The commands (one file may hold several); the table is in cli.c. */
 #define COMMAND_DECLS(_)                                                                  \
 	_(ingest) _(cluster) _(list) _(show) _(ack) _(snooze) _(resolve) _(reopen) _(note)  \
-	_(merge) _(split) _(ticket) _(stats) _(rejects) _(db)
+	_(merge) _(split) _(ticket) _(stats) _(rejects) _(keys) _(db) _(import) _(similar) \
+	_(demo)
 #define DECLARE_CMD(name) int cmd_##name(struct cli_ctx *c, int argc, char **argv);
 COMMAND_DECLS(DECLARE_CMD)
 #undef DECLARE_CMD

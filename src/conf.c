@@ -79,6 +79,23 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			c->incidents.known_quiet_ms = ms;
 		else
 			c->incidents.known_expire_ms = ms;
+	} else if (strcmp(section, "sources") == 0 &&
+		   (strcmp(name, "spool") == 0 || strcmp(name, "file") == 0)) {
+		char ***v = name[0] == 's' ? &c->spools : &c->files;
+		size_t *n = name[0] == 's' ? &c->nspools : &c->nfiles;
+		*v = xrealloc(*v, (*n + 1) * sizeof **v);
+		(*v)[(*n)++] = expand_home(value);
+	} else if (strcmp(section, "sources") == 0 && strcmp(name, "poll") == 0) {
+		int64_t secs;
+		if (!parse_duration(value, &secs) || secs < 1 || secs > 3600) {
+			ps->err = xasprintf("%s:%d: sources.poll must be a duration from 1s to 1h",
+					    c->path, lineno);
+			return 0;
+		}
+		c->poll_ms = secs * 1000;
+	} else if (strcmp(section, "bind") == 0) {
+		c->binds = xrealloc(c->binds, (c->nbinds + 1) * sizeof *c->binds);
+		c->binds[c->nbinds++] = (struct conf_bind){ xstrdup(name), xstrdup(value), lineno };
 	} else if (strcmp(section, "snooze") == 0 && strcmp(name, "wake-rate") == 0) {
 		char *end;
 		double v = strtod(value, &end);
@@ -137,6 +154,7 @@ enum status conf_load(struct conf *c, const char *cli_path, char **err)
 {
 	memset(c, 0, sizeof *c);
 	c->batch = 5000;
+	c->poll_ms = 2000;
 	incident_settings_default(&c->incidents);
 	char *path = cli_path ? xstrdup(cli_path) : conf_default_path("config");
 	FILE *f = fopen(path, "r");
@@ -183,4 +201,17 @@ void conf_free(struct conf *c)
 	incident_settings_free(&c->incidents);
 	services_free(&c->graph);
 	c->incidents.graph = NULL;
+	for (size_t i = 0; i < c->nspools; i++)
+		free(c->spools[i]);
+	xfree(&c->spools);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	xfree(&c->files);
+	c->nspools = c->nfiles = 0;
+	for (size_t i = 0; i < c->nbinds; i++) {
+		free(c->binds[i].key);
+		free(c->binds[i].action);
+	}
+	xfree(&c->binds);
+	c->nbinds = 0;
 }

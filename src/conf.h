@@ -19,6 +19,12 @@
  *     [registry]
  *     quiet = 1h
  *     expire = 3d
+ *     [sources]
+ *     spool = /var/spool/sitrep
+ *     file = /var/log/app/error.log
+ *     poll = 2s
+ *     [bind]
+ *     x = ack
  *
  * Unknown sections or keys are errors that name the file and line, so a
  * typo never silently does nothing.
@@ -39,6 +45,21 @@ struct conf {
 	bool services_set;   /* named explicitly: must exist */
 	struct incident_settings incidents;
 	struct service_graph *graph; /* owned; incidents.graph points at it */
+
+	/* the console's ingest thread: [sources] spool = DIR, file = PATH
+	 * (each may repeat), poll = 2s */
+	char **spools;
+	size_t nspools;
+	char **files;
+	size_t nfiles;
+	int64_t poll_ms;
+
+	/* [bind] KEY = ACTION, in file order, checked by the console */
+	struct conf_bind {
+		char *key, *action;
+		int line;
+	} *binds;
+	size_t nbinds;
 };
 
 /* $XDG_CONFIG_HOME/sitrep/<name> (or ~/.config/sitrep/<name>), malloc'd. */

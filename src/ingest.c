@@ -767,7 +767,8 @@ enum status ingest_stream(struct ingest *ing, FILE *f, const char *origin)
 	/* the reader's own connection, for loading stored templates */
 	struct store *ro = NULL;
 	char *err = NULL;
-	if (store_open(&ro, store_path(ing->st), STORE_READ_ONLY, &err) != STATUS_OK) {
+	if (store_open(&ro, store_path(ing->st), STORE_READ_ONLY | STORE_SMALL_CACHE, &err) !=
+	    STATUS_OK) {
 		fprintf(ing->opts.messages, "sitrep: %s\n", err);
 		free(err);
 		return STATUS_STORE;

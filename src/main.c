@@ -53,6 +53,10 @@ int main(int argc, char **argv)
 			g.config_path = take_value(&i, argc, argv, "--config");
 		} else if (strcmp(a, "--json") == 0) {
 			g.json = true;
+		} else if (strcmp(a, "--read-only") == 0) {
+			g.read_only = true;
+		} else if (strcmp(a, "--demo") == 0 && nrest == 0) {
+			g.demo = true;
 		} else if (strcmp(a, "--version") == 0 && nrest == 0) {
 			version = true;
 		} else if ((strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) && nrest == 0) {
@@ -69,8 +73,7 @@ int main(int argc, char **argv)
 		cli_usage(stdout);
 		code = 0;
 	} else if (nrest == 0) {
-		cli_usage(stderr);
-		code = 2;
+		code = cli_console(&g);
 	} else {
 		code = cli_run(&g, nrest, rest);
 	}

@@ -54,6 +54,30 @@ struct mask_rule {
 	uint64_t first_mask, req_mask;
 	uint32_t min_len;  /* pcre2's minimum match length */
 	bool within_word; /* no match can hold white space (see may_match_space) */
+	bool jit;         /* JIT-compiled: call pcre2_jit_match directly */
+	/*
+	 * Where a match can start, from pattern_analyse: per byte, the
+	 * START_* bits below, and per byte one bit for each required set it
+	 * belongs to (every match holds a byte of each set). Used only when
+	 * has_scan (the pattern was understood and min_len > 0).
+	 */
+	bool has_scan;
+	bool word_boundary; /* the pattern starts with \b */
+	bool first_space;   /* a match can start with white space */
+	uint8_t nreq;       /* required sets */
+	uint8_t nreq_all;   /* all required-set bits */
+	uint64_t reqset[8][4];   /* the required sets */
+	uint64_t req_class[8];   /* the same as byte classes (see rules_classify) */
+	uint8_t stab[256];
+	uint8_t rbits[256];
+};
+
+/* stab bits */
+enum {
+	START_FIRST = 1, /* a match can start with this byte (pcre2's first-code info) */
+	START_ALPHA = 2, /* a match can hold this byte */
+	START_NOPREV = 4, /* the byte before a match cannot be this one */
+	START_WORD = 8,  /* \w, for the \b test */
 };
 
 struct mask_rules {
@@ -68,6 +92,7 @@ struct word {
 	uint32_t start, end;
 	uint32_t unclaimed; /* bytes no rule has claimed yet */
 	uint64_t classes;   /* byte classes present */
+	uint64_t suffix;    /* byte classes present in this word and every later one */
 };
 
 struct masker {
@@ -245,6 +270,483 @@ static bool may_match_space(const char *p)
 	return false;
 }
 
+/*
+ * Pattern analysis for the scan prefilter. A small recursive reader of the
+ * pcre2 syntax the rules use works out, conservatively:
+ *   - the alphabet: every byte some consuming item can match (lookaround
+ *     contents excluded), so every match is a run of alphabet bytes;
+ *   - required sets: every match holds at least one byte of each;
+ *   - what the byte before a match may not be: leading negative
+ *     lookbehinds of one byte and a leading \b, common to every top-level
+ *     branch.
+ * Anything it does not understand (options, backreferences, Unicode
+ * properties, POSIX classes...) marks the pattern as not understood, and
+ * the rule runs without this prefilter.
+ */
+#define MAX_REQ 8
+
+struct byteset {
+	uint64_t b[4];
+};
+
+struct pinfo {
+	struct byteset alpha;
+	struct byteset req[MAX_REQ];
+	size_t nreq;
+	bool single;        /* exactly one unquantified item matching one byte */
+	struct byteset set; /* that item's bytes */
+};
+
+struct lead {
+	struct byteset noprev; /* the byte before a match is none of these */
+	bool wb;               /* \b at the start */
+};
+
+struct preader {
+	const char *p;
+	bool bad;
+};
+
+enum item_kind { ITEM_CONSUME, ITEM_WORDB, ITEM_NEGLB, ITEM_ZERO };
+
+static void bs_add(struct byteset *s, unsigned c)
+{
+	s->b[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+static bool bs_has(const struct byteset *s, unsigned c)
+{
+	return (s->b[c >> 6] >> (c & 63)) & 1;
+}
+
+static void bs_or(struct byteset *d, const struct byteset *s)
+{
+	for (int i = 0; i < 4; i++)
+		d->b[i] |= s->b[i];
+}
+
+static void bs_and(struct byteset *d, const struct byteset *s)
+{
+	for (int i = 0; i < 4; i++)
+		d->b[i] &= s->b[i];
+}
+
+static void bs_not(struct byteset *s)
+{
+	for (int i = 0; i < 4; i++)
+		s->b[i] = ~s->b[i];
+}
+
+static void bs_range(struct byteset *s, unsigned lo, unsigned hi)
+{
+	for (unsigned c = lo; c <= hi; c++)
+		bs_add(s, c);
+}
+
+static unsigned bs_count(const struct byteset *s)
+{
+	unsigned n = 0;
+	for (int i = 0; i < 4; i++)
+		n += (unsigned)__builtin_popcountll(s->b[i]);
+	return n;
+}
+
+static bool bs_eq(const struct byteset *a, const struct byteset *b)
+{
+	return memcmp(a, b, sizeof *a) == 0;
+}
+
+static void word_set(struct byteset *s)
+{
+	bs_range(s, '0', '9');
+	bs_range(s, 'A', 'Z');
+	bs_range(s, 'a', 'z');
+	bs_add(s, '_');
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * An escape after the backslash at r->p (which points past it). Class
+ * escapes fill *set and return 2; a literal fills *lit and returns 1; an
+ * assertion returns 3 (\b: *lit = 'b'); anything else marks r bad.
+ */
+static int read_escape(struct preader *r, struct byteset *set, unsigned *lit, bool in_class)
+{
+	char c = *r->p;
+	memset(set, 0, sizeof *set);
+	if (c == '\0') {
+		r->bad = true;
+		return 0;
+	}
+	r->p++;
+	switch (c) {
+	case 'd':
+	case 'D':
+		bs_range(set, '0', '9');
+		if (c == 'D')
+			bs_not(set);
+		return 2;
+	case 'w':
+	case 'W':
+		word_set(set);
+		if (c == 'W')
+			bs_not(set);
+		return 2;
+	case 's':
+	case 'S':
+		bs_range(set, 9, 13);
+		bs_add(set, ' ');
+		if (c == 'S')
+			bs_not(set);
+		return 2;
+	case 'n': *lit = '\n'; return 1;
+	case 't': *lit = '\t'; return 1;
+	case 'r': *lit = '\r'; return 1;
+	case 'f': *lit = '\f'; return 1;
+	case 'e': *lit = 27; return 1;
+	case 'a': *lit = 7; return 1;
+	case 'x': {
+		int h = hexval(r->p[0]), l = h >= 0 ? hexval(r->p[1]) : -1;
+		if (h < 0 || l < 0)
+			break;
+		r->p += 2;
+		*lit = (unsigned)(h * 16 + l);
+		return 1;
+	}
+	case 'b':
+		if (in_class) {
+			*lit = 8;
+			return 1;
+		}
+		*lit = 'b';
+		return 3;
+	case 'B':
+	case 'A':
+	case 'z':
+	case 'Z':
+	case 'G':
+		if (in_class)
+			break;
+		*lit = (unsigned char)c;
+		return 3;
+	default:
+		if (c && !isalnum((unsigned char)c) && (unsigned char)c < 0x80) {
+			*lit = (unsigned char)c;
+			return 1;
+		}
+		break;
+	}
+	r->bad = true;
+	return 0;
+}
+
+static void read_class(struct preader *r, struct byteset *set)
+{
+	memset(set, 0, sizeof *set);
+	bool neg = *r->p == '^';
+	if (neg)
+		r->p++;
+	if (*r->p == ']') {
+		bs_add(set, ']');
+		r->p++;
+	}
+	while (*r->p && *r->p != ']' && !r->bad) {
+		unsigned lo;
+		if (r->p[0] == '[' && r->p[1] == ':') {
+			r->bad = true;
+			return;
+		}
+		if (*r->p == '\\') {
+			struct byteset es;
+			r->p++;
+			int k = read_escape(r, &es, &lo, true);
+			if (k == 2) {
+				bs_or(set, &es);
+				if (r->p[0] == '-' && r->p[1] != ']')
+					r->bad = true;
+				continue;
+			}
+			if (k != 1) {
+				r->bad = true;
+				return;
+			}
+		} else {
+			lo = (unsigned char)*r->p++;
+		}
+		if (r->p[0] == '-' && r->p[1] && r->p[1] != ']') {
+			unsigned hi;
+			r->p++;
+			if (*r->p == '\\') {
+				struct byteset es;
+				r->p++;
+				if (read_escape(r, &es, &hi, true) != 1) {
+					r->bad = true;
+					return;
+				}
+			} else {
+				hi = (unsigned char)*r->p++;
+			}
+			if (hi < lo) {
+				r->bad = true;
+				return;
+			}
+			bs_range(set, lo, hi);
+		} else {
+			bs_add(set, lo);
+		}
+	}
+	if (*r->p != ']') {
+		r->bad = true;
+		return;
+	}
+	r->p++;
+	if (neg)
+		bs_not(set);
+}
+
+/* A quantifier after an item, if any: its minimum count in *min. */
+static bool read_quantifier(struct preader *r, unsigned *min)
+{
+	char c = *r->p;
+	if (c == '*' || c == '?' || c == '+') {
+		*min = c == '+';
+		r->p++;
+	} else if (c == '{' && isdigit((unsigned char)r->p[1])) {
+		const char *q = r->p + 1;
+		unsigned n = 0;
+		while (isdigit((unsigned char)*q))
+			n = n * 10 + (unsigned)(*q++ - '0');
+		if (*q == ',') {
+			q++;
+			while (isdigit((unsigned char)*q))
+				q++;
+		}
+		if (*q != '}')
+			return false; /* not a quantifier: a literal { follows */
+		r->p = q + 1;
+		*min = n;
+	} else {
+		return false;
+	}
+	if (*r->p == '+' || *r->p == '?') /* possessive or lazy */
+		r->p++;
+	return true;
+}
+
+static void add_req(struct pinfo *x, const struct byteset *s)
+{
+	for (size_t i = 0; i < x->nreq; i++)
+		if (bs_eq(&x->req[i], s))
+			return;
+	if (x->nreq < MAX_REQ) {
+		x->req[x->nreq++] = *s;
+		return;
+	}
+	/* keep the most selective sets */
+	size_t worst = 0;
+	for (size_t i = 1; i < x->nreq; i++)
+		if (bs_count(&x->req[i]) > bs_count(&x->req[worst]))
+			worst = i;
+	if (bs_count(s) < bs_count(&x->req[worst]))
+		x->req[worst] = *s;
+}
+
+static void read_alt(struct preader *r, struct pinfo *out, struct lead *lead);
+
+static enum item_kind read_item(struct preader *r, struct pinfo *a)
+{
+	memset(a, 0, sizeof *a);
+	char c = *r->p;
+	if (c == '(') {
+		bool look = false, behind_neg = false;
+		if (r->p[1] == '?') {
+			char k = r->p[2];
+			if (k == ':' || k == '>') {
+				r->p += 3;
+			} else if (k == '=' || k == '!') {
+				look = true;
+				r->p += 3;
+			} else if (k == '<' && (r->p[3] == '=' || r->p[3] == '!')) {
+				look = true;
+				behind_neg = r->p[3] == '!';
+				r->p += 4;
+			} else {
+				r->bad = true;
+				return ITEM_ZERO;
+			}
+		} else {
+			r->p++;
+		}
+		struct pinfo in;
+		read_alt(r, &in, NULL);
+		if (r->bad || *r->p != ')') {
+			r->bad = true;
+			return ITEM_ZERO;
+		}
+		r->p++;
+		if (look) {
+			a->set = in.set;
+			return behind_neg && in.single ? ITEM_NEGLB : ITEM_ZERO;
+		}
+		*a = in;
+		return ITEM_CONSUME;
+	}
+	struct byteset set = { { 0 } };
+	unsigned lit = 0;
+	if (c == '[') {
+		r->p++;
+		read_class(r, &set);
+	} else if (c == '\\') {
+		r->p++;
+		int k = read_escape(r, &set, &lit, false);
+		if (k == 3)
+			return lit == 'b' ? ITEM_WORDB : ITEM_ZERO;
+		if (k == 1)
+			bs_add(&set, lit);
+	} else if (c == '.') {
+		r->p++;
+		bs_not(&set);
+	} else if (c == '^' || c == '$') {
+		r->p++;
+		return ITEM_ZERO;
+	} else if (c == '*' || c == '+' || c == '?' || c == '{' || c == '\0') {
+		r->bad = true;
+		return ITEM_ZERO;
+	} else {
+		r->p++;
+		bs_add(&set, (unsigned char)c);
+	}
+	if (r->bad)
+		return ITEM_ZERO;
+	a->alpha = set;
+	a->set = set;
+	a->single = true;
+	a->req[0] = set;
+	a->nreq = 1;
+	return ITEM_CONSUME;
+}
+
+static void read_seq(struct preader *r, struct pinfo *out, struct lead *lead)
+{
+	memset(out, 0, sizeof *out);
+	if (lead)
+		memset(lead, 0, sizeof *lead);
+	bool leading = true;
+	size_t nitems = 0;
+	while (*r->p && *r->p != '|' && *r->p != ')' && !r->bad) {
+		struct pinfo a;
+		enum item_kind k = read_item(r, &a);
+		if (r->bad)
+			return;
+		unsigned min = 1;
+		bool quant = read_quantifier(r, &min);
+		nitems++;
+		if (k == ITEM_CONSUME) {
+			bs_or(&out->alpha, &a.alpha);
+			if (min >= 1)
+				for (size_t i = 0; i < a.nreq; i++)
+					add_req(out, &a.req[i]);
+			out->single = nitems == 1 && a.single && !quant;
+			out->set = a.set;
+			leading = false;
+			continue;
+		}
+		out->single = false;
+		if (!leading || !lead || quant) {
+			leading = false;
+			continue;
+		}
+		if (k == ITEM_WORDB)
+			lead->wb = true;
+		else if (k == ITEM_NEGLB)
+			bs_or(&lead->noprev, &a.set);
+		else
+			leading = false;
+	}
+	if (nitems != 1)
+		out->single = false;
+}
+
+static void read_alt(struct preader *r, struct pinfo *out, struct lead *lead)
+{
+	read_seq(r, out, lead);
+	while (!r->bad && *r->p == '|') {
+		r->p++;
+		struct pinfo b;
+		struct lead bl;
+		read_seq(r, &b, lead ? &bl : NULL);
+		if (r->bad)
+			return;
+		bs_or(&out->alpha, &b.alpha);
+		out->single = false;
+		/* a byte of (a ∪ the smallest of b's sets) is in every match of either */
+		if (b.nreq == 0) {
+			out->nreq = 0;
+		} else {
+			size_t best = 0;
+			for (size_t i = 1; i < b.nreq; i++)
+				if (bs_count(&b.req[i]) < bs_count(&b.req[best]))
+					best = i;
+			for (size_t i = 0; i < out->nreq; i++)
+				bs_or(&out->req[i], &b.req[best]);
+		}
+		if (lead) {
+			bs_and(&lead->noprev, &bl.noprev);
+			lead->wb = lead->wb && bl.wb;
+		}
+	}
+}
+
+/* Fill the rule's scan tables; leave has_scan false when not understood. */
+static void pattern_analyse(struct mask_rule *x)
+{
+	struct preader r = { x->pattern, false };
+	struct pinfo info;
+	struct lead lead;
+	x->has_scan = false;
+	read_alt(&r, &info, &lead);
+	if (r.bad || *r.p != '\0' || x->min_len == 0)
+		return;
+	struct byteset word = { { 0 } };
+	word_set(&word);
+	memset(x->rbits, 0, sizeof x->rbits);
+	for (unsigned b = 0; b < 256; b++) {
+		uint8_t v = 0;
+		if (!x->has_first || ((x->first[b >> 6] >> (b & 63)) & 1))
+			v |= START_FIRST;
+		if (bs_has(&info.alpha, b))
+			v |= START_ALPHA;
+		if (bs_has(&lead.noprev, b))
+			v |= START_NOPREV;
+		if (bs_has(&word, b))
+			v |= START_WORD;
+		x->stab[b] = v;
+		for (size_t i = 0; i < info.nreq; i++)
+			if (bs_has(&info.req[i], b))
+				x->rbits[b] |= (uint8_t)(1u << i);
+	}
+	x->nreq = (uint8_t)info.nreq;
+	x->nreq_all = (uint8_t)((1u << info.nreq) - 1);
+	for (size_t i = 0; i < info.nreq; i++)
+		memcpy(x->reqset[i], info.req[i].b, sizeof x->reqset[i]);
+	x->first_space = false;
+	for (unsigned b = 0; b < 256; b++)
+		if ((x->stab[b] & START_FIRST) && is_ws((unsigned char)b))
+			x->first_space = true;
+	x->word_boundary = lead.wb;
+	x->has_scan = true;
+}
+
 static bool compile_rule(struct mask_rule *r, char **why)
 {
 	int errcode;
@@ -259,11 +761,12 @@ static bool compile_rule(struct mask_rule *r, char **why)
 		return false;
 	}
 	/* JIT is an optimisation; a platform without it still works. */
-	(void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+	r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
 	rule_prefilter(r);
 	r->min_len = 0;
 	(void)pcre2_pattern_info(r->code, PCRE2_INFO_MINLENGTH, &r->min_len);
 	r->within_word = !may_match_space(r->pattern);
+	pattern_analyse(r);
 	return true;
 }
 
@@ -416,6 +919,8 @@ static void rules_classify(struct mask_rules *rules)
 				same = in_set(x->first, a) == in_set(x->first, b) &&
 				       (a == x->req || a == x->req_other) ==
 					       (b == x->req || b == x->req_other);
+				for (size_t i = 0; same && x->has_scan && i < x->nreq; i++)
+					same = in_set(x->reqset[i], a) == in_set(x->reqset[i], b);
 			}
 			if (same)
 				break;
@@ -434,6 +939,16 @@ static void rules_classify(struct mask_rules *rules)
 			if (in_set(x->first, b))
 				x->first_mask |= rules->byte_class[b];
 		x->req_mask = rules->byte_class[x->req] | rules->byte_class[x->req_other];
+		for (size_t i = 0; x->has_scan && i < x->nreq; i++) {
+			x->req_class[i] = 0;
+			for (unsigned b = 0; b < 256; b++)
+				if (in_set(x->reqset[i], b))
+					x->req_class[i] |= rules->byte_class[b];
+			/* words hold no white space: such a set is not a word test */
+			for (unsigned b = 0; b < 256; b++)
+				if (in_set(x->reqset[i], b) && is_ws((unsigned char)b))
+					x->req_class[i] = ~(uint64_t)0;
+		}
 	}
 }
 
@@ -560,6 +1075,129 @@ static void claim(struct masker *m, size_t s, size_t e, uint32_t r, struct word 
 	}
 }
 
+/* Can a match of x hold bytes of the classes in `have`? */
+static inline bool has_req_classes(const struct mask_rule *x, uint64_t have)
+{
+	for (size_t i = 0; i < x->nreq; i++)
+		if (!(x->req_class[i] & have))
+			return false;
+	return true;
+}
+
+/*
+ * The places in [from, wend) where a match of rule x can start: a byte
+ * that can begin a match, with a byte before it the pattern's leading
+ * assertions accept, then (up to `to`) at least min_len alphabet bytes
+ * holding a byte of every required set. The first such place goes to
+ * *raw unless set already (claims aside, no match starts before it).
+ * Returns the first place whose run is unclaimed up to where the
+ * conditions are met, or SIZE_MAX: only there can a match this rule finds
+ * be claimed.
+ */
+static size_t find_start(const struct mask_rule *x, const unsigned char *t,
+			 const unsigned char *claimed, size_t from, size_t wend, size_t to,
+			 size_t *raw)
+{
+	const unsigned all = x->nreq_all, min = x->min_len;
+	for (size_t i = from; i < wend; i++) {
+		unsigned c = x->stab[t[i]];
+		if ((c & (START_FIRST | START_ALPHA)) != (START_FIRST | START_ALPHA))
+			continue;
+		if (claimed[i] && *raw != SIZE_MAX)
+			continue;
+		if (i > 0) {
+			unsigned p = x->stab[t[i - 1]];
+			if (p & START_NOPREV)
+				continue;
+			if (x->word_boundary && !((p ^ c) & START_WORD))
+				continue;
+		}
+		unsigned seen = 0;
+		bool clean = true, ok = false;
+		for (size_t j = i; j < to; j++) {
+			unsigned ch = t[j];
+			if (!(x->stab[ch] & START_ALPHA))
+				break;
+			seen |= x->rbits[ch];
+			clean = clean && !claimed[j];
+			if (j + 1 - i >= min && (seen & all) == all) {
+				ok = true;
+				break;
+			}
+		}
+		if (!ok)
+			continue;
+		if (*raw == SIZE_MAX)
+			*raw = i;
+		if (clean)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static inline int rule_match(const struct mask_rule *x, const char *text, size_t sub, size_t off,
+			     pcre2_match_data *md)
+{
+	if (x->jit)
+		return pcre2_jit_match(x->code, (PCRE2_SPTR)text, sub, off, 0, md, NULL);
+	return pcre2_match(x->code, (PCRE2_SPTR)text, sub, off, 0, md, NULL);
+}
+
+/*
+ * Run rule r from off, claiming each match that overlaps no claimed
+ * byte. A rule that can match white space runs over the whole line; one
+ * that cannot runs over the one word w (words[0]), with the subject ending
+ * a byte past it so that assertions see the same neighbour. With the
+ * rule's scan tables, each search starts at the first place a match can
+ * start (find_start), and stops when no match there could be claimed.
+ */
+static void run_rule(struct masker *m, const struct mask_rule *x, uint32_t r, const char *text,
+		     size_t len, struct word *words, size_t nw, bool line)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	size_t off = line ? 0 : words[0].start, to = line ? len : words[0].end;
+	size_t sub = line ? len : (to < len ? to + 1 : len);
+	bool scan = x->has_scan && !(line && x->first_space);
+	size_t k = 0;
+	while (off < to) {
+		if (scan) {
+			size_t raw = SIZE_MAX, cand = SIZE_MAX;
+			if (!line) {
+				cand = find_start(x, t, m->claimed, off, to, to, &raw);
+			} else {
+				while (k < nw && words[k].end <= off)
+					k++;
+				for (size_t q = k; q < nw && cand == SIZE_MAX; q++) {
+					const struct word *w = &words[q];
+					if (x->has_first && !(x->first_mask & w->classes))
+						continue;
+					if (!has_req_classes(x, w->suffix))
+						break;
+					size_t from = w->start > off ? w->start : off;
+					cand = find_start(x, t, m->claimed, from, w->end, len, &raw);
+				}
+			}
+			if (cand == SIZE_MAX)
+				return;
+			off = raw;
+		}
+		int rc = rule_match(x, text, sub, off, m->md);
+		if (rc < 0)
+			return;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+		size_t s = ov[0], e = ov[1];
+		if (e <= s) {
+			off = s + 1; /* empty match: skip, never loop */
+			continue;
+		}
+		off = e;
+		if (line)
+			claim(m, s, e, r, words, nw);
+		else
+			claim(m, s, e, r, words, 1);
+	}
+}
+
 /*
  * Every rule, in order, finds its matches left to right from where its
  * previous match ended; a match that overlaps bytes an earlier match
@@ -605,54 +1243,36 @@ const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *o
 		line_classes |= cls;
 	}
 	struct word *words = m->words;
+	for (size_t k = nw, acc = 0; k-- > 0;) {
+		acc |= words[k].classes;
+		words[k].suffix = acc;
+	}
 
 	for (size_t r = 0; r < rules->n; r++) {
 		const struct mask_rule *rule = &rules->v[r];
-		pcre2_code *code = rule->code;
 		if (rule->has_first && !(rule->first_mask & line_classes))
 			continue;
 		if (rule->has_req && !(rule->req_mask & line_classes))
 			continue;
+		if (rule->has_scan && !has_req_classes(rule, line_classes))
+			continue;
 		if (!rule->within_word) {
-			size_t off = 0;
-			while (off < len) {
-				int rc = pcre2_match(code, (PCRE2_SPTR)text, len, off, 0, m->md, NULL);
-				if (rc < 0)
-					break;
-				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
-				size_t s = ov[0], e = ov[1];
-				if (e <= s) {
-					off = s + 1; /* empty match: skip, never loop */
-					continue;
-				}
-				off = e;
-				claim(m, s, e, (uint32_t)r, words, nw);
-			}
+			run_rule(m, rule, (uint32_t)r, text, len, words, nw, true);
 			continue;
 		}
 		for (size_t k = 0; k < nw; k++) {
 			struct word *w = &words[k];
-			if (w->unclaimed == 0 || w->end - w->start < rule->min_len)
+			if (w->unclaimed < rule->min_len || w->end - w->start < rule->min_len)
+				continue;
+			if (w->unclaimed == 0)
 				continue;
 			if (rule->has_first && !(rule->first_mask & w->classes))
 				continue;
 			if (rule->has_req && !(rule->req_mask & w->classes))
 				continue;
-			size_t sub = w->end < len ? w->end + 1 : len;
-			size_t off = w->start;
-			while (off < w->end) {
-				int rc = pcre2_match(code, (PCRE2_SPTR)text, sub, off, 0, m->md, NULL);
-				if (rc < 0)
-					break;
-				PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
-				size_t s = ov[0], e = ov[1];
-				if (e <= s) {
-					off = s + 1;
-					continue;
-				}
-				off = e;
-				claim(m, s, e, (uint32_t)r, w, 1);
-			}
+			if (rule->has_scan && !has_req_classes(rule, w->classes))
+				continue;
+			run_rule(m, rule, (uint32_t)r, text, len, w, 1, false);
 		}
 	}
 

@@ -225,7 +225,8 @@ enum status store_open(struct store **out, const char *path, int flags, char **e
 	exec(s, "PRAGMA temp_store = MEMORY");
 	/* 16 MiB of page cache: indexes of a large file stay in memory
 	 * during ingest instead of being read back page by page */
-	exec(s, "PRAGMA cache_size = -16384");
+	exec(s, flags & STORE_SMALL_CACHE ? "PRAGMA cache_size = -2048"
+					  : "PRAGMA cache_size = -16384");
 	*out = s;
 	return STATUS_OK;
 fail:

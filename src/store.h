@@ -16,6 +16,7 @@
 
 enum store_flags {
 	STORE_READ_ONLY = 1 << 0,
+	STORE_SMALL_CACHE = 1 << 1, /* 2 MiB of page cache instead of 16 */
 };
 
 struct store;

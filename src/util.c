@@ -181,6 +181,18 @@ char *buf_steal(struct buf *b)
 
 int64_t now_ms(void)
 {
+	/* SITREP_NOW_MS pins the clock, so UI tests get the same screen on
+	 * every run (ages, sparklines); nothing else should set it */
+	static int pinned = -1;
+	static int64_t pinned_ms;
+	if (pinned < 0) {
+		const char *e = getenv("SITREP_NOW_MS");
+		pinned = e && *e;
+		if (pinned)
+			pinned_ms = strtoll(e, NULL, 10);
+	}
+	if (pinned)
+		return pinned_ms;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -14,8 +14,9 @@ run ingest --help
 expect_rc 0 "ingest --help"
 expect_in "$out" "--spool DIR" "ingest --help synopsis"
 
-run
-expect_rc 2 "no command"
+run </dev/null
+expect_rc 2 "no command and no terminal"
+expect_in "$err" "the console needs a terminal" "no terminal message"
 run frobnicate
 expect_rc 2 "unknown command"
 expect_in "$err" "unknown command 'frobnicate'" "unknown command message"
