@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -20,6 +21,9 @@
 
 #include "conf.h"
 #include "console.h"
+#include "demo.h"
+#include "history.h"
+#include "services.h"
 #include "escape.h"
 #include "formats.h"
 #include "incident.h"
@@ -819,6 +823,71 @@ int cmd_db(struct cli_ctx *c, int argc, char **argv)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+/*
+ * --demo: a fresh database in a temporary directory, the demo history
+ * imported, the demo service graph, and the scenario replayed into a spool
+ * directory that the console's ingest thread reads like any other.
+ */
+static enum status setup_demo(struct cli_ctx *c, char **db, char **dir, struct demo **demo,
+			      char **note)
+{
+	char tmpl[] = "/tmp/sitrep-demo-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		warnx_("cannot create a directory for the demo: %s", strerror(errno));
+		return STATUS_IO;
+	}
+	*dir = xstrdup(tmpl);
+	*db = xasprintf("%s/demo.db", tmpl);
+	char *spool = xasprintf("%s/spool", tmpl);
+	char *history = demo_data_file("history.ndjson");
+	char *services = demo_data_file("services");
+	char *scenario = demo_data_file("scenario");
+	char *err = NULL;
+	enum status st = STATUS_OK;
+
+	struct store *s = NULL;
+	if (store_open(&s, *db, 0, &err) != STATUS_OK)
+		goto fail;
+	FILE *quiet = fopen("/dev/null", "w");
+	struct history_opts ho = { .messages = quiet };
+	struct history_counts hc = { 0 };
+	enum status hs = history_import_path(s, history, &ho, &hc);
+	if (quiet)
+		fclose(quiet);
+	store_close(&s);
+	if (hs != STATUS_OK) {
+		err = xasprintf("%s: the demo history did not import", history);
+		goto fail;
+	}
+	/* the demo's own graph and sources, whatever the user's config says */
+	services_free(&c->conf.graph);
+	if (services_load(&c->conf.graph, services, true, &err) != STATUS_OK)
+		goto fail;
+	c->conf.incidents.graph = c->conf.graph;
+	c->conf.spools = xrealloc(c->conf.spools, (c->conf.nspools + 1) * sizeof *c->conf.spools);
+	c->conf.spools[c->conf.nspools++] = xstrdup(spool);
+	c->conf.poll_ms = 1000;
+	free(c->conf.log_service);
+	c->conf.log_service = xstrdup("api");
+	*demo = demo_start(scenario, spool, 1.0, &err);
+	if (!*demo)
+		goto fail;
+	*note = xasprintf("demo: %llu past incidents imported; a page starts now and lasts "
+			  "about two minutes (database %s)",
+			  (unsigned long long)(hc.imported + hc.updated), *db);
+	goto out;
+fail:
+	warnx_("demo: %s", err ? err : "cannot start");
+	free(err);
+	st = STATUS_IO;
+out:
+	free(spool);
+	free(history);
+	free(services);
+	free(scenario);
+	return st;
+}
+
 int cli_console(const struct cli_globals *g)
 {
 	const char *script = getenv("SITREP_SCRIPT");
@@ -837,14 +906,35 @@ int cli_console(const struct cli_globals *g)
 		conf_free(&c.conf);
 		return 2;
 	}
-	char *path = store_default_path(g->db_path);
+	char *path = NULL, *demo_dir = NULL, *note = NULL;
+	struct demo *demo = NULL;
+	int rc = 0;
+	if (g->demo && setup_demo(&c, &path, &demo_dir, &demo, &note) != STATUS_OK) {
+		rc = 3;
+		goto out;
+	}
+	if (!path)
+		path = store_default_path(g->db_path);
 	struct console_opts o = {
 		.db_path = path,
 		.conf = &c.conf,
 		.rules = g->read_only ? NULL : rules,
-		.read_only = g->read_only,
+		.read_only = g->read_only && !g->demo,
+		.demo = g->demo,
+		.demo_note = note,
 	};
-	int rc = console_main(&o);
+	rc = console_main(&o);
+out:
+	demo_stop(&demo);
+	if (demo_dir) {
+		/* the demo leaves nothing behind but what the user copies */
+		char *cmd = xasprintf("rm -rf '%s'", demo_dir);
+		if (system(cmd) != 0)
+			warnx_("could not remove %s", demo_dir);
+		free(cmd);
+	}
+	free(demo_dir);
+	free(note);
 	free(path);
 	mask_rules_free(&rules);
 	conf_free(&c.conf);
