@@ -869,7 +869,12 @@ static enum status setup_demo(struct cli_ctx *c, char **db, char **dir, struct d
 	c->conf.poll_ms = 1000;
 	free(c->conf.log_service);
 	c->conf.log_service = xstrdup("api");
-	*demo = demo_start(scenario, spool, 1.0, &err);
+	/* SITREP_DEMO_SPEED replays faster, for tests */
+	const char *speed_env = getenv("SITREP_DEMO_SPEED");
+	double speed = speed_env && *speed_env ? strtod(speed_env, NULL) : 1.0;
+	if (speed < 1.0 || speed > DEMO_MAX_SPEED)
+		speed = 1.0;
+	*demo = demo_start(scenario, spool, speed, &err);
 	if (!*demo)
 		goto fail;
 	*note = xasprintf("demo: %llu past incidents imported; a page starts now and lasts "
@@ -922,6 +927,7 @@ int cli_console(const struct cli_globals *g)
 		.read_only = g->read_only && !g->demo,
 		.demo = g->demo,
 		.demo_note = note,
+		.demo_feed = demo,
 	};
 	rc = console_main(&o);
 out:

@@ -281,6 +281,7 @@ void ingest_loop_kick(struct ingest_loop *l)
 {
 	pthread_mutex_lock(&l->mu);
 	l->kicked = true;
+	atomic_store(&l->idle, false); /* not idle until a pass after this one */
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 }

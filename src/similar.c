@@ -246,24 +246,35 @@ static size_t termmap_intern(struct termmap *m, const char *s, size_t n, uint32_
 /* ---- a map of incident ids to scores ---------------------------------- */
 
 struct acc_entry {
-	int64_t id; /* 0: empty (incident ids start at 1) */
+	int64_t id;
 	double score;
 };
 
+/* Entries are dense (in insertion order, cheap to walk); the slots of the
+ * open-addressing table hold their index + 1. */
 struct accmap {
 	struct acc_entry *v;
-	size_t cap, n; /* cap is a power of two */
+	size_t n, vcap;
+	uint32_t *slots;
+	size_t cap; /* slots: a power of two, at least twice n */
 };
 
-/* Room for about expect ids without growing: growth rehashes, and fresh
- * large blocks cost page faults, on every query. */
 static void accmap_init(struct accmap *a, size_t expect)
 {
 	a->cap = 64;
-	while (a->cap < expect * 2)
+	while (a->cap < expect)
 		a->cap *= 2;
 	a->n = 0;
-	a->v = xcalloc(a->cap, sizeof *a->v);
+	a->vcap = a->cap / 2;
+	a->v = xmalloc(a->vcap * sizeof *a->v);
+	a->slots = xcalloc(a->cap, sizeof *a->slots);
+}
+
+static void accmap_free(struct accmap *a)
+{
+	free(a->v);
+	free(a->slots);
+	memset(a, 0, sizeof *a);
 }
 
 static size_t id_slot(int64_t id, size_t cap)
@@ -274,33 +285,39 @@ static size_t id_slot(int64_t id, size_t cap)
 
 static struct acc_entry *accmap_get(struct accmap *a, int64_t id, bool create)
 {
-	if (create && (a->n + 1) * 2 > a->cap) {
-		struct acc_entry *old = a->v;
-		size_t oldcap = a->cap;
+	size_t mask = a->cap - 1;
+	size_t i = id_slot(id, a->cap);
+	for (;; i = (i + 1) & mask) {
+		uint32_t s = a->slots[i];
+		if (!s)
+			break;
+		if (a->v[s - 1].id == id)
+			return &a->v[s - 1];
+	}
+	if (!create)
+		return NULL;
+	if ((a->n + 1) * 2 > a->cap) {
 		a->cap *= 2;
-		a->v = xcalloc(a->cap, sizeof *a->v);
-		for (size_t i = 0; i < oldcap; i++) {
-			if (!old[i].id)
-				continue;
-			size_t j = id_slot(old[i].id, a->cap);
-			while (a->v[j].id)
-				j = (j + 1) & (a->cap - 1);
-			a->v[j] = old[i];
+		mask = a->cap - 1;
+		free(a->slots);
+		a->slots = xcalloc(a->cap, sizeof *a->slots);
+		for (size_t e = 0; e < a->n; e++) {
+			size_t j = id_slot(a->v[e].id, a->cap);
+			while (a->slots[j])
+				j = (j + 1) & mask;
+			a->slots[j] = (uint32_t)e + 1;
 		}
-		free(old);
+		for (i = id_slot(id, a->cap); a->slots[i]; i = (i + 1) & mask)
+			;
 	}
-	for (size_t i = id_slot(id, a->cap);; i = (i + 1) & (a->cap - 1)) {
-		if (a->v[i].id == id)
-			return &a->v[i];
-		if (!a->v[i].id) {
-			if (!create)
-				return NULL;
-			a->v[i].id = id;
-			a->v[i].score = 0;
-			a->n++;
-			return &a->v[i];
-		}
+	if (a->n == a->vcap) {
+		a->vcap *= 2;
+		a->v = xrealloc(a->v, a->vcap * sizeof *a->v);
 	}
+	a->v[a->n].id = id;
+	a->v[a->n].score = 0;
+	a->slots[i] = (uint32_t)++a->n;
+	return &a->v[a->n - 1];
 }
 
 /* ---- the per-call context: statements and the tokenizer --------------- */

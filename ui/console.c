@@ -32,6 +32,7 @@
 #include <wchar.h>
 
 #include "console.h"
+#include "demo.h"
 #include "incident.h"
 #include "ingest_loop.h"
 #include "keymap.h"
@@ -870,10 +871,31 @@ static int run_script(struct console *c, FILE *script, int wake_fd)
 		if (!line[0] || line[0] == '#')
 			continue;
 		if (strcmp(line, ":wait") == 0) {
-			/* until ingest has nothing left and its last wake-up is read */
-			int64_t until = now_ms() + 20000;
+			/* until the demo (if any) has fed everything, ingest has
+			 * nothing left and its last wake-up is read */
 			struct timespec pause = { 0, 20 * 1000000 };
-			while (now_ms() < until) {
+			struct timespec start;
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			for (;;) {
+				/* real time here: the clock may be pinned for the screen */
+				struct timespec t;
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				if (t.tv_sec - start.tv_sec > 30)
+					break;
+				bool fed = true;
+				if (c->demo_feed) {
+					struct demo_progress dp;
+					demo_progress(c->demo_feed, &dp);
+					fed = dp.done;
+					demo_progress_clear(&dp);
+				}
+				if (!fed) {
+					nanosleep(&pause, NULL);
+					continue;
+				}
+				if (c->loop)
+					ingest_loop_kick(c->loop);
+				nanosleep(&pause, NULL);
 				bool idle = !c->loop || ingest_loop_idle(c->loop);
 				bool woke = wake_fd >= 0 && drain(wake_fd);
 				if (woke)
@@ -934,6 +956,7 @@ int console_main(const struct console_opts *o)
 	c->conf = o->conf;
 	c->read_only = o->read_only;
 	c->demo = o->demo;
+	c->demo_feed = o->demo_feed;
 	c->first_load = true;
 	snprintf(c->state_filter, sizeof c->state_filter, "active");
 	const char *cs = nl_langinfo(CODESET);

@@ -7,6 +7,8 @@
 #include "conf.h"
 #include "mask.h"
 
+struct demo;
+
 struct console_opts {
 	const char *db_path;
 	struct conf *conf;
@@ -14,6 +16,7 @@ struct console_opts {
 	bool read_only;
 	bool demo;
 	const char *demo_note;          /* first status-line message */
+	struct demo *demo_feed;         /* the replay, for ":wait" in scripts */
 };
 
 /* Run the console until the user quits; returns the exit code. */

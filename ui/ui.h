@@ -117,6 +117,7 @@ struct console {
 	struct sources_health sources;
 	bool demo;
 	const char *demo_note;
+	struct demo *demo_feed;
 };
 
 /* console.c */

@@ -17,12 +17,14 @@ for keys in "$U"/*.keys; do
 	db="$T/$name.db"
 	"$SITREP" --db "$db" ingest "$FIXTURES/ui/${fixture:-page.ndjson}" >/dev/null 2>&1
 	mkdir -p "$T/$name"
-	(cd "$T/$name" && SITREP_SCRIPT="$keys" timeout 60 "$SITREP" --db "$db" $args) 2>"$T/$name.err"
+	(cd "$T/$name" && SITREP_SCRIPT="$keys" SITREP_DEMO_SPEED=50 timeout 60 "$SITREP" --db "$db" $args) 2>"$T/$name.err"
 	rc=$?
 	expect_eq "$rc" 0 "$name: console exit ($(cat "$T/$name.err"))"
 	for out in "$T/$name"/*.out; do
 		[ -f "$out" ] || { fail "$name: no screen saved"; continue; }
 		base=$(basename "$out" .out)
+		# the demo's temporary directory has a new name every run
+		sed -i 's|/tmp/sitrep-demo-[A-Za-z0-9]*|/tmp/sitrep-demo-XXXXXX|g' "$out"
 		want="$U/$name-$base.expect"
 		if [ "${SITREP_UPDATE_SCREENS:-}" = 1 ]; then
 			cp "$out" "$want"
