@@ -78,6 +78,20 @@ run ingest /dev/null
 expect_rc 2 "bad config"
 expect_in "$err" "config:3: unknown setting 'ingest.batchh'" "config error names file:line"
 rm "$XDG_CONFIG_HOME/sitrep/config"
+# key bindings: the user's [bind] lines over the built-in ones
+printf '[bind]\nx = ack\na = none\nColon = command\n' >"$XDG_CONFIG_HOME/sitrep/config"
+run --json keys
+expect_eq "$(json '[a["keys"] for a in d["actions"] if a["action"] == "ack"][0]')" "x" "ack rebound to x"
+run keys
+expect_in "$out" "command        Colon" "keys lists command"
+printf '[bind]\nx = frobnicate\n' >"$XDG_CONFIG_HOME/sitrep/config"
+run keys
+expect_rc 2 "unknown action in [bind]"
+expect_in "$err" "config:2: unknown action 'frobnicate'" "bind error names file:line"
+printf '[bind]\nNoSuchKey = ack\n' >"$XDG_CONFIG_HOME/sitrep/config"
+run keys
+expect_in "$err" "config:2: unknown key 'NoSuchKey'" "bad key name names file:line"
+rm "$XDG_CONFIG_HOME/sitrep/config"
 run --config "$T/nope" stats
 expect_rc 2 "missing --config file"
 finish
