@@ -15,7 +15,7 @@ for keys in "$U"/*.keys; do
 	fixture=$(sed -n 's/^# fixture: //p' "$keys")
 	args=$(sed -n 's/^# args: //p' "$keys")
 	db="$T/$name.db"
-	"$SITREP" --db "$db" ingest "$FIXTURES/ui/${fixture:-page.ndjson}" >/dev/null 2>&1
+	"$SITREP" --db "$db" ingest - <"$FIXTURES/ui/${fixture:-page.ndjson}" >/dev/null 2>&1
 	mkdir -p "$T/$name"
 	(cd "$T/$name" && SITREP_SCRIPT="$keys" SITREP_DEMO_SPEED=50 timeout 60 "$SITREP" --db "$db" $args) 2>"$T/$name.err"
 	rc=$?

@@ -548,6 +548,67 @@ static void test_index_follows(void **state)
 	exec(f, "INSERT INTO incidents_fts (incidents_fts) VALUES ('integrity-check')");
 }
 
+static char *slurp(const char *path)
+{
+	FILE *r = fopen(path, "rb");
+	assert_non_null(r);
+	struct buf b = { 0 };
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, r)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(r);
+	return buf_steal(&b);
+}
+
+/* A database of schema version 2 with incidents in it: the migration
+ * indexes them. */
+static void test_migration_indexes_existing(void **state)
+{
+	struct fx *f = *state;
+	char *path = xasprintf("%s/old.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *v1 = slurp(SITREP_SRCDATADIR "/schema/001-base.sql");
+	char *v2 = slurp(SITREP_SRCDATADIR "/schema/002-incidents.sql");
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v2, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2;"
+				      "INSERT INTO incidents (title, severity, state, opened_at, "
+				      "last_alert_at, resolved_at, root_cause) VALUES "
+				      "('Old outage', 'high', 'resolved', 1, 1, 2, "
+				      "'expired wildcard certificate'),"
+				      "('Still open', 'high', 'open', 1, 1, NULL, NULL)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	free(v1);
+	free(v2);
+
+	struct store *st;
+	char *err = NULL;
+	assert_int_equal(store_open(&st, path, 0, &err), STATUS_OK);
+	assert_int_equal(similar_pending(st), 1);
+	struct similar_list l;
+	assert_int_equal(similar_to_text(st, "wildcard certificate", NULL, &l, &err), STATUS_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].id, 1);
+	similar_list_clear(&l);
+	assert_int_equal(similar_refresh(st, false, &err), STATUS_OK);
+	assert_int_equal(similar_to_text(st, "wildcard certificate", NULL, &l, &err), STATUS_OK);
+	assert_int_equal(l.n, 1);
+	similar_list_clear(&l);
+	/* the FTS5 index holds the old rows: an update deletes them cleanly */
+	assert_int_equal(sqlite3_exec(store_db(st),
+				      "UPDATE incidents SET title = 'Older outage' WHERE id = 2;"
+				      "INSERT INTO incidents_fts (incidents_fts) VALUES "
+				      "('integrity-check')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	store_close(&st);
+	free(path);
+}
+
 static void test_parse_time(void **state)
 {
 	(void)state;
@@ -576,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recurrence_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exclusions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_follows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_indexes_existing, setup, teardown),
 		cmocka_unit_test(test_parse_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
