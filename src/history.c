@@ -246,6 +246,8 @@ static bool parse_entry(json_t *root, struct entry *e, char *why, size_t whylen)
 	}
 	e->services = json_dumps(clean, JSON_COMPACT);
 	json_decref(clean);
+	if (!e->services)
+		snprintf(why, whylen, "\"services\" cannot be encoded");
 	return e->services != NULL;
 }
 

@@ -148,13 +148,14 @@ struct term_entry {
 	uint32_t df;    /* documents (rebuild, first pass) */
 	uint32_t stamp; /* the document that last saw it */
 	float tf;       /* weighted frequency in that document */
+	bool stop;      /* a stop word: counted in lengths, never indexed */
 };
 
 struct termmap {
 	struct buf chars;
 	struct term_entry *v;
 	size_t n, cap;
-	uint32_t *slots; /* entry index + 1; 0 is empty */
+	uint64_t *slots; /* hash << 32 | entry index + 1; 0 is empty */
 	size_t nslots;   /* a power of two */
 };
 
@@ -190,28 +191,38 @@ static const char *term_text(const struct termmap *m, const struct term_entry *t
 	return m->chars.data + t->off;
 }
 
-static int64_t termmap_find(const struct termmap *m, const char *s, size_t n, uint32_t h)
+/* The slot of s, or of the empty slot where it would go. Hashes live in
+ * the slots, so a probe touches an entry only when the hash matches. */
+static size_t termmap_slot(const struct termmap *m, const char *s, size_t n, uint32_t h)
 {
 	size_t mask = m->nslots - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		uint32_t e = m->slots[i];
+		uint64_t e = m->slots[i];
 		if (!e)
-			return -1;
-		const struct term_entry *t = &m->v[e - 1];
-		if (t->hash == h && t->len == n && memcmp(term_text(m, t), s, n) == 0)
-			return (int64_t)e - 1;
+			return i;
+		if ((uint32_t)(e >> 32) != h)
+			continue;
+		const struct term_entry *t = &m->v[(uint32_t)e - 1];
+		if (t->len == n && memcmp(term_text(m, t), s, n) == 0)
+			return i;
 	}
+}
+
+static int64_t termmap_find(const struct termmap *m, const char *s, size_t n, uint32_t h)
+{
+	uint64_t e = m->slots[termmap_slot(m, s, n, h)];
+	return e ? (int64_t)(uint32_t)e - 1 : -1;
 }
 
 static void termmap_grow(struct termmap *m)
 {
 	size_t nslots = m->nslots * 2;
-	uint32_t *slots = xcalloc(nslots, sizeof *slots);
+	uint64_t *slots = xcalloc(nslots, sizeof *slots);
 	for (size_t e = 0; e < m->n; e++) {
 		size_t i = m->v[e].hash & (nslots - 1);
 		while (slots[i])
 			i = (i + 1) & (nslots - 1);
-		slots[i] = (uint32_t)e + 1;
+		slots[i] = (uint64_t)m->v[e].hash << 32 | (uint32_t)(e + 1);
 	}
 	free(m->slots);
 	m->slots = slots;
@@ -220,11 +231,13 @@ static void termmap_grow(struct termmap *m)
 
 static size_t termmap_intern(struct termmap *m, const char *s, size_t n, uint32_t h)
 {
-	int64_t found = termmap_find(m, s, n, h);
-	if (found >= 0)
-		return (size_t)found;
-	if ((m->n + 1) * 2 > m->nslots)
+	size_t i = termmap_slot(m, s, n, h);
+	if (m->slots[i])
+		return (uint32_t)m->slots[i] - 1;
+	if ((m->n + 1) * 2 > m->nslots) {
 		termmap_grow(m);
+		i = termmap_slot(m, s, n, h);
+	}
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 64;
 		m->v = xrealloc(m->v, m->cap * sizeof *m->v);
@@ -234,12 +247,10 @@ static size_t termmap_intern(struct termmap *m, const char *s, size_t n, uint32_
 	t->off = (uint32_t)m->chars.len;
 	t->len = (uint32_t)n;
 	t->hash = h;
+	t->stop = is_stop(s, n);
 	buf_add(&m->chars, s, n);
 	buf_addc(&m->chars, '\0');
-	size_t i = h & (m->nslots - 1);
-	while (m->slots[i])
-		i = (i + 1) & (m->nslots - 1);
-	m->slots[i] = (uint32_t)m->n + 1;
+	m->slots[i] = (uint64_t)h << 32 | (uint32_t)(m->n + 1);
 	return m->n++;
 }
 
@@ -416,7 +427,7 @@ static int doc_token(void *ctx, int tflags, const char *tok, int ntok, int start
 		return SQLITE_OK;
 	d->length++;
 	size_t n = (size_t)ntok;
-	if (ntok <= 0 || n > TERM_MAX_BYTES || is_stop(tok, n))
+	if (ntok <= 0 || n > TERM_MAX_BYTES)
 		return SQLITE_OK;
 	uint32_t h = term_hash(tok, n);
 	size_t i;
@@ -429,6 +440,8 @@ static int doc_token(void *ctx, int tflags, const char *tok, int ntok, int start
 		i = termmap_intern(d->map, tok, n, h);
 	}
 	struct term_entry *t = &d->map->v[i];
+	if (t->stop)
+		return SQLITE_OK;
 	if (t->stamp != d->stamp) {
 		t->stamp = d->stamp;
 		t->tf = 0;
@@ -860,6 +873,8 @@ static bool rebuild(struct ctx *c)
 	sqlite3_stmt *ti = stmt(c, "INSERT INTO similar_terms (id, term, df, postings) "
 				   "VALUES (?, ?, ?, ?)");
 	for (size_t t = 0; ok && t < nterms; t++) {
+		if (!dict.v[t].df)
+			continue; /* a stop word */
 		struct posting *h = post + seg[t];
 		qsort(h, fill[t], sizeof *h, cmp_posting);
 		buf_reset(&blob);
@@ -1155,7 +1170,7 @@ static void text_candidates(struct query *q, const struct stats *stats)
 		}
 		sqlite3_reset(added);
 	}
-	free(gone.v);
+	accmap_free(&gone);
 
 	/* queued incidents: whatever the index says of them is stale */
 	sqlite3_stmt *dq = stmt(&q->c, "SELECT incident_id FROM similar_dirty ORDER BY incident_id "
@@ -1194,7 +1209,7 @@ static void text_candidates(struct query *q, const struct stats *stats)
 	size_t want = q->limit * 4 > TEXT_CANDIDATES ? q->limit * 4 : TEXT_CANDIDATES;
 	struct top *h = xmalloc(want * sizeof *h);
 	size_t n = 0;
-	for (size_t i = 0; i < acc.cap; i++) {
+	for (size_t i = 0; i < acc.n; i++) {
 		const struct acc_entry *e = &acc.v[i];
 		if (!e->id || e->score <= 0 || excluded(q, e->id))
 			continue;
@@ -1212,7 +1227,7 @@ static void text_candidates(struct query *q, const struct stats *stats)
 	for (size_t i = 0; i < n; i++)
 		cand_get(q, h[i].id)->text = h[i].score;
 	free(h);
-	free(acc.v);
+	accmap_free(&acc);
 }
 
 /* ---- recurrence: clusters and templates in common --------------------- */
@@ -1693,7 +1708,7 @@ static void query_close(struct query *q)
 		free(q->cands[i].mitigation);
 	}
 	free(q->cands);
-	free(q->cand_index.v);
+	accmap_free(&q->cand_index);
 	free(q->q);
 	free(q->sink.seen);
 	free(q->exclude);

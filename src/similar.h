@@ -88,7 +88,9 @@ int64_t similar_pending(struct store *st);
 /* Fold the queued incidents into the index: one by one when they are few,
  * else (or when rebuild) by rebuilding it, which also prunes it. Runs in the
  * caller's transaction when one is open, else in its own. Queries stay
- * correct without it (queued incidents are scored directly), only slower. */
+ * correct without it (up to 512 queued incidents are scored directly), only
+ * slower. A rebuild holds the write lock while it reads the whole history:
+ * about a second per 3,000 incidents. */
 enum status similar_refresh(struct store *st, bool rebuild, char **err);
 
 #endif

@@ -135,3 +135,7 @@ CREATE TABLE imported_records (
 	imported_at INTEGER NOT NULL,
 	text        TEXT NOT NULL
 );
+
+-- A database written before this version: index what is already there.
+INSERT INTO incidents_fts (incidents_fts) VALUES ('rebuild');
+INSERT INTO similar_dirty SELECT id FROM incidents WHERE state = 'resolved';
