@@ -183,17 +183,9 @@ json_t *cli_json_text(sqlite3_stmt *st, int col)
 
 void cli_format_age(int64_t then_ms, char out[32])
 {
-	int64_t s = (now_ms() - then_ms) / 1000;
-	if (s < 0)
-		s = 0;
-	if (s < 60)
-		snprintf(out, 32, "%llds ago", (long long)s);
-	else if (s < 3600)
-		snprintf(out, 32, "%lldm ago", (long long)(s / 60));
-	else if (s < 86400)
-		snprintf(out, 32, "%lldh ago", (long long)(s / 3600));
-	else
-		snprintf(out, 32, "%lldd ago", (long long)(s / 86400));
+	char a[16];
+	format_age(then_ms, a);
+	snprintf(out, 32, "%s ago", a);
 }
 
 /* getopt_long with a leading '+' and the command name in messages */

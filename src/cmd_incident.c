@@ -130,12 +130,9 @@ int cmd_list(struct cli_ctx *c, int argc, char **argv)
 			json_array_append_new(arr, i);
 			continue;
 		}
-		char age[32], last[32];
-		cli_format_age(sqlite3_column_int64(st, 5), age);
+		char age[16], last[32];
+		format_age(sqlite3_column_int64(st, 5), age);
 		cli_format_age(sqlite3_column_int64(st, 6), last);
-		char *sp = strchr(age, ' ');
-		if (sp)
-			*sp = '\0'; /* "5m ago" → "5m" */
 		printf("%5lld %-8s %-12s %7lld %6s %-9s ", (long long)sqlite3_column_int64(st, 0),
 		       sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
 		       (long long)sqlite3_column_int64(st, 7), age, last);

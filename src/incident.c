@@ -103,15 +103,10 @@ static bool add_eventf(struct store *st, int64_t incident, int64_t at, const cha
 {
 	va_list ap;
 	va_start(ap, fmt);
-	struct buf b = { 0 };
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *detail = xvasprintf(fmt, ap);
 	va_end(ap);
-	buf_grow(&b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	bool ok = add_event(st, incident, at, kind, actor, b.data);
-	free(b.data);
+	bool ok = add_event(st, incident, at, kind, actor, detail);
+	free(detail);
 	return ok;
 }
 

@@ -104,11 +104,7 @@ static void add_line(struct report *r, enum report_kind kind, int64_t ref, int s
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	char *text = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	char *text = xvasprintf(fmt, ap);
 	va_end(ap);
 	r->v = xrealloc(r->v, (r->n + 1) * sizeof *r->v);
 	r->v[r->n++] = (struct report_line){ kind, ref, severity, text };

@@ -93,18 +93,24 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list copy;
+	va_copy(copy, ap);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	char *s = xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
-	struct buf b = { 0 };
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
-	buf_grow(&b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return b.data;
+	return s;
 }
 
 void xfree(void *pp)
@@ -287,6 +293,21 @@ void format_time_rfc3339(int64_t ms, char out[32])
 	size_t n = strnlen(tmp, 31);
 	memcpy(out, tmp, n);
 	out[n] = '\0';
+}
+
+void format_age(int64_t then_ms, char out[16])
+{
+	int64_t s = (now_ms() - then_ms) / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(out, 16, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, 16, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(out, 16, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(out, 16, "%lldd", (long long)(s / 86400));
 }
 
 bool parse_duration(const char *s, int64_t *out_seconds)

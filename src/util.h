@@ -44,6 +44,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* free(*p) and set *p = NULL */
 void xfree(void *pp);
 
@@ -69,6 +70,8 @@ int64_t now_ms(void);
 bool parse_time_rfc3339(const char *s, int64_t *out_ms);
 /* Format ms since the epoch as RFC 3339 UTC with milliseconds into out[32]. */
 void format_time_rfc3339(int64_t ms, char out[32]);
+/* How long ago then_ms was, in one unit: "42s", "5m", "3h", "2d". */
+void format_age(int64_t then_ms, char out[16]);
 /* Parse "90s", "15m", "2h", "1d", "1h30m" into seconds. */
 bool parse_duration(const char *s, int64_t *out_seconds);
 

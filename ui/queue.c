@@ -30,21 +30,6 @@ static const char *short_sev(const char *s)
 	return "info";
 }
 
-static void age(int64_t then, char out[16])
-{
-	int64_t s = (now_ms() - then) / 1000;
-	if (s < 0)
-		s = 0;
-	if (s < 60)
-		snprintf(out, 16, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(out, 16, "%lldm", (long long)(s / 60));
-	else if (s < 86400)
-		snprintf(out, 16, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(out, 16, "%lldd", (long long)(s / 86400));
-}
-
 static bool is_marked(const struct console *c, int64_t id)
 {
 	for (size_t i = 0; i < c->nmarks; i++)
@@ -94,7 +79,7 @@ void queue_draw(struct console *c, WINDOW *w, int y, int x, int h, int wd, bool 
 		if (unseen)
 			base |= A_BOLD;
 		char a[16], head[64];
-		age(q->opened_at, a);
+		format_age(q->opened_at, a);
 		snprintf(head, sizeof head, "%c%c%5lld ", is_marked(c, q->id) ? '>' : ' ',
 			 unseen ? '+' : ' ', (long long)q->id);
 		int col = x;
