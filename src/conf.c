@@ -167,6 +167,7 @@ enum status conf_load(struct conf *c, const char *cli_path, char **err)
 		}
 		*err = xasprintf("%s: cannot read configuration: %s", path, strerror(errno));
 		free(path);
+		conf_free(c);
 		return STATUS_CONFIG;
 	}
 	c->path = path;

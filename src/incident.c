@@ -818,7 +818,9 @@ static enum status finish(struct store *st, bool ok, const char *action, int64_t
 {
 	char target[32];
 	snprintf(target, sizeof target, "incident:%lld", (long long)id);
-	char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+	if (!detail)
+		detail = json_object();
+	char *d = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	ok = ok && store_audit(st, action, target, d) == STATUS_OK;
 	free(d);
