@@ -911,7 +911,8 @@ enum status ingest_spool(struct ingest *ing, const char *dir)
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_names);
+	if (n > 1) /* names is NULL when the spool is empty: qsort must not see it */
+		qsort(names, n, sizeof *names, cmp_names);
 
 	enum status worst = STATUS_OK;
 	for (size_t i = 0; i < n; i++) {

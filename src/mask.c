@@ -63,7 +63,14 @@ struct mask_rule {
 	 */
 	bool has_scan;
 	bool word_boundary; /* the pattern starts with \b */
+	bool end_boundary;  /* the pattern ends with \b */
+	uint8_t count_need; /* every match holds this many START_COUNT bytes */
 	bool first_space;   /* a match can start with white space */
+	/*
+	 * What the byte before a match start must be, as a level of
+	 * struct word's start[]: 0 anything, 1 not \w, 2 not \w or '.'.
+	 */
+	uint8_t start_level;
 	uint8_t nreq;       /* required sets */
 	uint8_t nreq_all;   /* all required-set bits */
 	uint64_t reqset[8][4];   /* the required sets */
@@ -72,12 +79,18 @@ struct mask_rule {
 	uint8_t rbits[256];
 };
 
+/* bflags bits */
+enum { AFTER1 = 1, AFTER2 = 2, BYTE_WS = 4 };
+
 /* stab bits */
 enum {
 	START_FIRST = 1, /* a match can start with this byte (pcre2's first-code info) */
 	START_ALPHA = 2, /* a match can hold this byte */
 	START_NOPREV = 4, /* the byte before a match cannot be this one */
 	START_WORD = 8,  /* \w, for the \b test */
+	START_LAST = 16,   /* a match can end with this byte */
+	START_NONEXT = 32, /* the byte after a match cannot be this one */
+	START_COUNT = 64,  /* a byte of the counted set (count_need) */
 };
 
 struct mask_rules {
@@ -85,6 +98,8 @@ struct mask_rules {
 	size_t n, cap;
 	uint32_t max_capture; /* largest ovector any rule needs */
 	uint64_t byte_class[256]; /* one bit per class of bytes the prefilters tell apart */
+	/* per byte: AFTER1, AFTER2 (a match may start after it at that level), WS */
+	uint8_t bflags[256];
 };
 
 /* A run of non-space bytes of the line being masked. */
@@ -92,7 +107,16 @@ struct word {
 	uint32_t start, end;
 	uint32_t unclaimed; /* bytes no rule has claimed yet */
 	uint64_t classes;   /* byte classes present */
+	uint64_t starts[3]; /* classes present where a match can start (see start_level) */
 	uint64_t suffix;    /* byte classes present in this word and every later one */
+	uint64_t rules;     /* word rules (of the first 64) whose class tests it passes */
+	uint32_t b0, b1;    /* its bytes after a byte not \w: masker.bpos[b0, b1) */
+};
+
+/* A cache of the class tests: the rules a word with given classes may hold. */
+#define WORD_CACHE 2048
+struct word_test {
+	uint64_t classes, start1, start2, rules;
 };
 
 struct masker {
@@ -105,6 +129,9 @@ struct masker {
 	struct word *words;
 	size_t capwords;
 	struct buf out;
+	uint32_t *bpos; /* positions of bytes after a byte not \w (or a line start) */
+	size_t capbpos;
+	struct word_test cache[WORD_CACHE];
 };
 
 static void rule_clear(struct mask_rule *r)
@@ -292,14 +319,19 @@ struct byteset {
 struct pinfo {
 	struct byteset alpha;
 	struct byteset req[MAX_REQ];
+	unsigned reqn[MAX_REQ]; /* every match holds at least this many bytes of req[i] */
 	size_t nreq;
 	bool single;        /* exactly one unquantified item matching one byte */
 	struct byteset set; /* that item's bytes */
+	struct byteset last; /* bytes a match can end with */
+	bool nullable;       /* can match the empty string */
 };
 
 struct lead {
 	struct byteset noprev; /* the byte before a match is none of these */
 	bool wb;               /* \b at the start */
+	struct byteset nonext; /* the byte after a match is none of these */
+	bool end_wb;           /* \b at the end */
 };
 
 struct preader {
@@ -307,7 +339,7 @@ struct preader {
 	bool bad;
 };
 
-enum item_kind { ITEM_CONSUME, ITEM_WORDB, ITEM_NEGLB, ITEM_ZERO };
+enum item_kind { ITEM_CONSUME, ITEM_WORDB, ITEM_NEGLB, ITEM_NEGLA, ITEM_ZERO };
 
 static void bs_add(struct byteset *s, unsigned c)
 {
@@ -543,12 +575,16 @@ static bool read_quantifier(struct preader *r, unsigned *min)
 	return true;
 }
 
-static void add_req(struct pinfo *x, const struct byteset *s)
+static void add_req(struct pinfo *x, const struct byteset *s, unsigned n)
 {
 	for (size_t i = 0; i < x->nreq; i++)
-		if (bs_eq(&x->req[i], s))
+		if (bs_eq(&x->req[i], s)) {
+			/* items of a sequence match different bytes: counts add */
+			x->reqn[i] = x->reqn[i] + n > 255 ? 255 : x->reqn[i] + n;
 			return;
+		}
 	if (x->nreq < MAX_REQ) {
+		x->reqn[x->nreq] = n;
 		x->req[x->nreq++] = *s;
 		return;
 	}
@@ -557,8 +593,10 @@ static void add_req(struct pinfo *x, const struct byteset *s)
 	for (size_t i = 1; i < x->nreq; i++)
 		if (bs_count(&x->req[i]) > bs_count(&x->req[worst]))
 			worst = i;
-	if (bs_count(s) < bs_count(&x->req[worst]))
+	if (bs_count(s) < bs_count(&x->req[worst])) {
 		x->req[worst] = *s;
+		x->reqn[worst] = n;
+	}
 }
 
 static void read_alt(struct preader *r, struct pinfo *out, struct lead *lead);
@@ -568,16 +606,18 @@ static enum item_kind read_item(struct preader *r, struct pinfo *a)
 	memset(a, 0, sizeof *a);
 	char c = *r->p;
 	if (c == '(') {
-		bool look = false, behind_neg = false;
+		bool look = false, behind_neg = false, behind = false, ahead_neg = false;
 		if (r->p[1] == '?') {
 			char k = r->p[2];
 			if (k == ':' || k == '>') {
 				r->p += 3;
 			} else if (k == '=' || k == '!') {
 				look = true;
+				ahead_neg = k == '!';
 				r->p += 3;
 			} else if (k == '<' && (r->p[3] == '=' || r->p[3] == '!')) {
 				look = true;
+				behind = true;
 				behind_neg = r->p[3] == '!';
 				r->p += 4;
 			} else {
@@ -596,7 +636,11 @@ static enum item_kind read_item(struct preader *r, struct pinfo *a)
 		r->p++;
 		if (look) {
 			a->set = in.set;
-			return behind_neg && in.single ? ITEM_NEGLB : ITEM_ZERO;
+			if (in.single && behind_neg)
+				return ITEM_NEGLB;
+			if (in.single && !behind && ahead_neg)
+				return ITEM_NEGLA;
+			return ITEM_ZERO;
 		}
 		*a = in;
 		return ITEM_CONSUME;
@@ -630,8 +674,10 @@ static enum item_kind read_item(struct preader *r, struct pinfo *a)
 		return ITEM_ZERO;
 	a->alpha = set;
 	a->set = set;
+	a->last = set;
 	a->single = true;
 	a->req[0] = set;
+	a->reqn[0] = 1;
 	a->nreq = 1;
 	return ITEM_CONSUME;
 }
@@ -643,6 +689,7 @@ static void read_seq(struct preader *r, struct pinfo *out, struct lead *lead)
 		memset(lead, 0, sizeof *lead);
 	bool leading = true;
 	size_t nitems = 0;
+	out->nullable = true;
 	while (*r->p && *r->p != '|' && *r->p != ')' && !r->bad) {
 		struct pinfo a;
 		enum item_kind k = read_item(r, &a);
@@ -653,15 +700,48 @@ static void read_seq(struct preader *r, struct pinfo *out, struct lead *lead)
 		nitems++;
 		if (k == ITEM_CONSUME) {
 			bs_or(&out->alpha, &a.alpha);
+			/*
+			 * Sets of one item can be equal (an alternation unions
+			 * them) and then need not hold different bytes: keep the
+			 * largest count of each before adding them up.
+			 */
+			for (size_t i = 0; i < a.nreq; i++)
+				for (size_t j = i + 1; j < a.nreq; j++)
+					if (a.reqn[i] && bs_eq(&a.req[i], &a.req[j])) {
+						if (a.reqn[j] > a.reqn[i])
+							a.reqn[i] = a.reqn[j];
+						a.reqn[j] = 0;
+					}
 			if (min >= 1)
 				for (size_t i = 0; i < a.nreq; i++)
-					add_req(out, &a.req[i]);
+					if (a.reqn[i])
+						add_req(out, &a.req[i],
+							a.reqn[i] * min > 255 ? 255
+									      : a.reqn[i] * min);
 			out->single = nitems == 1 && a.single && !quant;
 			out->set = a.set;
+			bool a_nullable = a.nullable || min == 0;
+			if (a_nullable) {
+				bs_or(&out->last, &a.last);
+			} else {
+				out->last = a.last;
+				out->nullable = false;
+			}
 			leading = false;
+			if (lead) {
+				/* trailing assertions start again after this item */
+				memset(&lead->nonext, 0, sizeof lead->nonext);
+				lead->end_wb = false;
+			}
 			continue;
 		}
 		out->single = false;
+		if (lead && !quant) {
+			if (k == ITEM_WORDB)
+				lead->end_wb = true;
+			else if (k == ITEM_NEGLA)
+				bs_or(&lead->nonext, &a.set);
+		}
 		if (!leading || !lead || quant) {
 			leading = false;
 			continue;
@@ -688,6 +768,8 @@ static void read_alt(struct preader *r, struct pinfo *out, struct lead *lead)
 		if (r->bad)
 			return;
 		bs_or(&out->alpha, &b.alpha);
+		bs_or(&out->last, &b.last);
+		out->nullable = out->nullable || b.nullable;
 		out->single = false;
 		/* a byte of (a ∪ the smallest of b's sets) is in every match of either */
 		if (b.nreq == 0) {
@@ -697,12 +779,17 @@ static void read_alt(struct preader *r, struct pinfo *out, struct lead *lead)
 			for (size_t i = 1; i < b.nreq; i++)
 				if (bs_count(&b.req[i]) < bs_count(&b.req[best]))
 					best = i;
-			for (size_t i = 0; i < out->nreq; i++)
+			for (size_t i = 0; i < out->nreq; i++) {
 				bs_or(&out->req[i], &b.req[best]);
+				if (b.reqn[best] < out->reqn[i])
+					out->reqn[i] = b.reqn[best];
+			}
 		}
 		if (lead) {
 			bs_and(&lead->noprev, &bl.noprev);
 			lead->wb = lead->wb && bl.wb;
+			bs_and(&lead->nonext, &bl.nonext);
+			lead->end_wb = lead->end_wb && bl.end_wb;
 		}
 	}
 }
@@ -737,6 +824,26 @@ static void pattern_analyse(struct mask_rule *x)
 	}
 	x->nreq = (uint8_t)info.nreq;
 	x->nreq_all = (uint8_t)((1u << info.nreq) - 1);
+	/* the most selective set required more than once is counted */
+	size_t counted = MAX_REQ;
+	for (size_t i = 0; i < info.nreq; i++)
+		if (info.reqn[i] >= 2 &&
+		    (counted == MAX_REQ || bs_count(&info.req[i]) < bs_count(&info.req[counted])))
+			counted = i;
+	x->count_need = 0;
+	if (counted < MAX_REQ) {
+		x->count_need = (uint8_t)info.reqn[counted];
+		for (unsigned b = 0; b < 256; b++)
+			if (bs_has(&info.req[counted], b))
+				x->stab[b] |= START_COUNT;
+	}
+	for (unsigned b = 0; b < 256; b++) {
+		if (bs_has(&info.last, b))
+			x->stab[b] |= START_LAST;
+		if (bs_has(&lead.nonext, b))
+			x->stab[b] |= START_NONEXT;
+	}
+	x->end_boundary = lead.end_wb;
 	for (size_t i = 0; i < info.nreq; i++)
 		memcpy(x->reqset[i], info.req[i].b, sizeof x->reqset[i]);
 	x->first_space = false;
@@ -745,6 +852,23 @@ static void pattern_analyse(struct mask_rule *x)
 			x->first_space = true;
 	x->word_boundary = lead.wb;
 	x->has_scan = true;
+	struct byteset wdot = word;
+	bs_add(&wdot, '.');
+	struct byteset both = lead.noprev;
+	bs_and(&both, &wdot);
+	bool after_word = true; /* every match starts after a byte not \w */
+	for (unsigned b = 0; b < 256; b++) {
+		if (bs_has(&word, b) && !bs_has(&lead.noprev, b))
+			after_word = false;
+	}
+	if (!after_word && lead.wb) {
+		/* \b before a \w byte: the byte before is not \w */
+		after_word = true;
+		for (unsigned b = 0; b < 256; b++)
+			if ((x->stab[b] & START_FIRST) && !bs_has(&word, b))
+				after_word = false;
+	}
+	x->start_level = bs_eq(&both, &wdot) ? 2 : after_word ? 1 : 0;
 }
 
 static bool compile_rule(struct mask_rule *r, char **why)
@@ -907,6 +1031,11 @@ static bool in_set(const uint64_t set[4], unsigned b)
  */
 static void rules_classify(struct mask_rules *rules)
 {
+	for (unsigned b = 0; b < 256; b++) {
+		bool w = isalnum(b) || b == '_';
+		rules->bflags[b] = (uint8_t)((w ? 0 : AFTER1) | (w || b == '.' ? 0 : AFTER2) |
+					     (is_ws((unsigned char)b) ? BYTE_WS : 0));
+	}
 	uint8_t rep[64]; /* a byte of each class */
 	size_t nclass = 0;
 	for (unsigned b = 0; b < 256; b++) {
@@ -1040,6 +1169,7 @@ void masker_free(struct masker **m)
 	free((*m)->spans);
 	free((*m)->claimed);
 	free((*m)->words);
+	free((*m)->bpos);
 	buf_free(&(*m)->out);
 	xfree(m);
 }
@@ -1085,53 +1215,75 @@ static inline bool has_req_classes(const struct mask_rule *x, uint64_t have)
 }
 
 /*
- * The places in [from, wend) where a match of rule x can start: a byte
- * that can begin a match, with a byte before it the pattern's leading
- * assertions accept, then (up to `to`) at least min_len alphabet bytes
- * holding a byte of every required set. The first such place goes to
- * *raw unless set already (claims aside, no match starts before it).
- * Returns the first place whose run is unclaimed up to where the
- * conditions are met, or SIZE_MAX: only there can a match this rule finds
- * be claimed.
+ * Can rule x start a match at i that could be claimed? i is unclaimed and
+ * can begin a match, the byte before it is one the pattern's leading
+ * assertions accept, and then (up to `to`) come unclaimed alphabet bytes
+ * up to a place where a match could end: at least min_len of them, holding
+ * a byte of every required set and count_need bytes of the counted set,
+ * the last one a byte a match can end with, followed by a byte the
+ * trailing assertions accept.
+ *
+ * When the answer is no, *dead is set past the run of bytes looked at: a
+ * later start in that run sees fewer bytes under the same end conditions,
+ * so it cannot succeed either.
  */
-static size_t find_start(const struct mask_rule *x, const unsigned char *t,
-			 const unsigned char *claimed, size_t from, size_t wend, size_t to,
-			 size_t *raw)
+static inline bool may_start(const struct mask_rule *x, const unsigned char *t,
+			     const unsigned char *claimed, size_t i, size_t to, size_t len,
+			     size_t *dead)
 {
-	const unsigned all = x->nreq_all, min = x->min_len;
-	for (size_t i = from; i < wend; i++) {
-		unsigned c = x->stab[t[i]];
-		if ((c & (START_FIRST | START_ALPHA)) != (START_FIRST | START_ALPHA))
-			continue;
-		if (claimed[i] && *raw != SIZE_MAX)
-			continue;
-		if (i > 0) {
-			unsigned p = x->stab[t[i - 1]];
-			if (p & START_NOPREV)
-				continue;
-			if (x->word_boundary && !((p ^ c) & START_WORD))
-				continue;
-		}
-		unsigned seen = 0;
-		bool clean = true, ok = false;
-		for (size_t j = i; j < to; j++) {
-			unsigned ch = t[j];
-			if (!(x->stab[ch] & START_ALPHA))
-				break;
-			seen |= x->rbits[ch];
-			clean = clean && !claimed[j];
-			if (j + 1 - i >= min && (seen & all) == all) {
-				ok = true;
-				break;
-			}
-		}
-		if (!ok)
-			continue;
-		if (*raw == SIZE_MAX)
-			*raw = i;
-		if (clean)
-			return i;
+	if (claimed[i])
+		return false;
+	unsigned c = x->stab[t[i]];
+	if ((c & (START_FIRST | START_ALPHA)) != (START_FIRST | START_ALPHA))
+		return false;
+	if (i > 0) {
+		unsigned p = x->stab[t[i - 1]];
+		if (p & START_NOPREV)
+			return false;
+		if (x->word_boundary && !((p ^ c) & START_WORD))
+			return false;
 	}
+	const unsigned all = x->nreq_all, min = x->min_len, need = x->count_need;
+	unsigned seen = 0, count = 0;
+	size_t j = i;
+	for (; j < to && !claimed[j]; j++) {
+		unsigned ch = t[j], cj = x->stab[ch];
+		if (!(cj & START_ALPHA))
+			break;
+		seen |= x->rbits[ch];
+		count += (cj & START_COUNT) != 0;
+		if (j + 1 - i < min || (seen & all) != all || count < need || !(cj & START_LAST))
+			continue;
+		/* could a match end here, by the pattern's trailing assertions? */
+		if (j + 1 >= len)
+			return true;
+		unsigned n = x->stab[t[j + 1]];
+		if (!(n & START_NONEXT) && (!x->end_boundary || ((cj ^ n) & START_WORD)))
+			return true;
+	}
+	*dead = j;
+	return false;
+}
+
+/*
+ * The first place in word w, from `from` on and past *dead, where rule x
+ * can start a match that could be claimed (may_start), or SIZE_MAX. A rule
+ * whose matches start after a byte not \w only looks at such places.
+ */
+static size_t find_start(const struct masker *m, const struct mask_rule *x, const struct word *w,
+			 const unsigned char *t, size_t from, size_t to, size_t len, size_t *dead)
+{
+	if (x->start_level > 0) {
+		for (size_t b = w->b0; b < w->b1; b++) {
+			size_t i = m->bpos[b];
+			if (i >= from && i >= *dead && may_start(x, t, m->claimed, i, to, len, dead))
+				return i;
+		}
+		return SIZE_MAX;
+	}
+	for (size_t i = from > *dead ? from : *dead; i < w->end; i++)
+		if (may_start(x, t, m->claimed, i, to, len, dead))
+			return i;
 	return SIZE_MAX;
 }
 
@@ -1144,42 +1296,37 @@ static inline int rule_match(const struct mask_rule *x, const char *text, size_t
 }
 
 /*
- * Run rule r from off, claiming each match that overlaps no claimed
- * byte. A rule that can match white space runs over the whole line; one
- * that cannot runs over the one word w (words[0]), with the subject ending
- * a byte past it so that assertions see the same neighbour. With the
- * rule's scan tables, each search starts at the first place a match can
- * start (find_start), and stops when no match there could be claimed.
+ * Where to search from for a match at cand: every place before cand can
+ * only start matches that overlap claimed bytes. Those in an earlier run
+ * of alphabet bytes end before cand's run, so they cannot reach cand, and
+ * the search can start at the start of cand's run (not before off).
  */
-static void run_rule(struct masker *m, const struct mask_rule *x, uint32_t r, const char *text,
-		     size_t len, struct word *words, size_t nw, bool line)
+static inline size_t run_start(const struct mask_rule *x, const unsigned char *t, size_t off,
+			       size_t cand)
+{
+	while (cand > off && (x->stab[t[cand - 1]] & START_ALPHA))
+		cand--;
+	return cand;
+}
+
+/*
+ * Run rule r, which cannot match white space, over word w, with the
+ * subject ending a byte past the word so that assertions see the same
+ * neighbour: its matches lie inside one word, so this finds exactly what a
+ * scan of the whole line finds. Each search starts as in run_line_rule.
+ */
+static inline void run_word_rule(struct masker *m, const struct mask_rule *x, uint32_t r,
+				 const char *text, size_t len, struct word *w)
 {
 	const unsigned char *t = (const unsigned char *)text;
-	size_t off = line ? 0 : words[0].start, to = line ? len : words[0].end;
-	size_t sub = line ? len : (to < len ? to + 1 : len);
-	bool scan = x->has_scan && !(line && x->first_space);
-	size_t k = 0;
+	size_t off = w->start, to = w->end, sub = to < len ? to + 1 : len;
 	while (off < to) {
-		if (scan) {
-			size_t raw = SIZE_MAX, cand = SIZE_MAX;
-			if (!line) {
-				cand = find_start(x, t, m->claimed, off, to, to, &raw);
-			} else {
-				while (k < nw && words[k].end <= off)
-					k++;
-				for (size_t q = k; q < nw && cand == SIZE_MAX; q++) {
-					const struct word *w = &words[q];
-					if (x->has_first && !(x->first_mask & w->classes))
-						continue;
-					if (!has_req_classes(x, w->suffix))
-						break;
-					size_t from = w->start > off ? w->start : off;
-					cand = find_start(x, t, m->claimed, from, w->end, len, &raw);
-				}
-			}
+		if (x->has_scan) {
+			size_t dead = 0;
+			size_t cand = find_start(m, x, w, t, off, to, len, &dead);
 			if (cand == SIZE_MAX)
 				return;
-			off = raw;
+			off = run_start(x, t, off, cand);
 		}
 		int rc = rule_match(x, text, sub, off, m->md);
 		if (rc < 0)
@@ -1191,23 +1338,104 @@ static void run_rule(struct masker *m, const struct mask_rule *x, uint32_t r, co
 			continue;
 		}
 		off = e;
-		if (line)
-			claim(m, s, e, r, words, nw);
-		else
-			claim(m, s, e, r, words, 1);
+		claim(m, s, e, r, w, 1);
 	}
+}
+
+/*
+ * Run rule r, which can match white space, over the whole line, claiming
+ * each match that overlaps no claimed byte. With the rule's scan tables,
+ * each search starts where a claimable match can first start (find_start
+ * over the words that can hold one), and the rule stops when there is
+ * none.
+ */
+static void run_line_rule(struct masker *m, const struct mask_rule *x, uint32_t r,
+			  const char *text, size_t len, struct word *words, size_t nw)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	bool scan = x->has_scan && !x->first_space;
+	size_t off = 0, k = 0;
+	while (off < len) {
+		if (scan) {
+			size_t cand = SIZE_MAX, dead = 0;
+			while (k < nw && words[k].end <= off)
+				k++;
+			for (size_t q = k; q < nw && cand == SIZE_MAX; q++) {
+				const struct word *w = &words[q];
+				if (x->has_first && !(x->first_mask & w->starts[x->start_level]))
+					continue;
+				if (!has_req_classes(x, w->suffix))
+					break;
+				if (w->unclaimed == 0)
+					continue;
+				cand = find_start(m, x, w, t, off, len, len, &dead);
+			}
+			if (cand == SIZE_MAX)
+				return;
+			off = run_start(x, t, off, cand);
+		}
+		int rc = rule_match(x, text, len, off, m->md);
+		if (rc < 0)
+			return;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+		size_t s = ov[0], e = ov[1];
+		if (e <= s) {
+			off = s + 1; /* empty match: skip, never loop */
+			continue;
+		}
+		off = e;
+		claim(m, s, e, r, words, nw);
+	}
+}
+
+/*
+ * The class tests: can text with these byte classes (and these classes
+ * where a match may start) hold a match of x?
+ */
+static bool rule_may_hold(const struct mask_rule *x, uint64_t classes, const uint64_t start[3])
+{
+	if (x->has_first && !(x->first_mask & start[x->start_level]))
+		return false;
+	if (x->has_req && !(x->req_mask & classes))
+		return false;
+	return !x->has_scan || has_req_classes(x, classes);
+}
+
+/* The word rules (of the first 64) a word with these classes may hold. */
+static uint64_t word_rules(struct masker *m, uint64_t cls, uint64_t s1, uint64_t s2)
+{
+	uint64_t h = (cls * 0x9E3779B97F4A7C15u) ^ (s1 * 0xC2B2AE3D27D4EB4Fu) ^
+		     (s2 * 0x165667B19E3779F9u);
+	struct word_test *c = &m->cache[(h >> 40) % WORD_CACHE];
+	if (c->rules != 0 && c->classes == cls && c->start1 == s1 && c->start2 == s2)
+		return c->rules;
+	const struct mask_rules *rules = m->rules;
+	const uint64_t start[3] = { cls, s1, s2 };
+	/* bit 63 stays set so that a cached entry is never 0 */
+	uint64_t out = (uint64_t)1 << 63;
+	for (size_t r = 0; r < rules->n && r < 63; r++)
+		if (rules->v[r].within_word && rule_may_hold(&rules->v[r], cls, start))
+			out |= (uint64_t)1 << r;
+	if (rules->n > 63)
+		out |= (uint64_t)1 << 63;
+	*c = (struct word_test){ cls, s1, s2, out };
+	return out;
 }
 
 /*
  * Every rule, in order, finds its matches left to right from where its
  * previous match ended; a match that overlaps bytes an earlier match
  * claimed is dropped. A rule that cannot match white space (within_word)
- * is run on each word (run of non-space bytes) that can hold a match,
- * with the subject ending one byte past the word so that assertions see
- * the same neighbour: its matches lie inside one word, so this finds
- * exactly what a scan of the whole line finds, and skips the words its
- * prefilters rule out (no byte a match can start with, no byte a match
- * must contain, too short, or claimed already).
+ * is run on each word (run of non-space bytes) that can hold a match
+ * (run_word_rule); one that can runs over the line (run_line_rule).
+ *
+ * The prefilters, all derived from the patterns and each only a necessary
+ * condition for a match, so that the spans are exactly those of running
+ * every rule over the whole line:
+ *   - byte classes per word and line: a byte a match can start with (at a
+ *     place the leading assertions allow), and a byte of each required set;
+ *   - per candidate place, a walk over the alphabet bytes after it
+ *     (may_start), which also tells pcre2 where to start searching.
  */
 const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *out_len)
 {
@@ -1218,12 +1446,20 @@ const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *o
 		m->claimed = xrealloc(m->claimed, m->capclaimed);
 	}
 	memset(m->claimed, 0, len + 1);
+	if (len + 1 > m->capbpos) {
+		m->capbpos = len + 64;
+		m->bpos = xrealloc(m->bpos, m->capbpos * sizeof *m->bpos);
+	}
+	uint32_t *bpos = m->bpos;
+	size_t nb = 0;
 
 	/* the words and the byte classes present */
 	size_t nw = 0;
-	uint64_t line_classes = 0;
+	uint64_t line_classes = 0, line_start1 = 0, line_start2 = 0;
+	const unsigned char *t = (const unsigned char *)text;
+	const uint8_t *fl = rules->bflags;
 	for (size_t i = 0; i < len;) {
-		while (i < len && is_ws((unsigned char)text[i]))
+		while (i < len && (fl[t[i]] & BYTE_WS))
 			i++;
 		if (i == len)
 			break;
@@ -1232,60 +1468,114 @@ const char *mask_apply(struct masker *m, const char *text, size_t len, size_t *o
 			m->words = xrealloc(m->words, m->capwords * sizeof *m->words);
 		}
 		struct word *w = &m->words[nw++];
-		uint64_t cls = 0;
+		uint64_t cls = 0, s1 = 0, s2 = 0;
 		size_t st = i;
-		for (; i < len && !is_ws((unsigned char)text[i]); i++)
-			cls |= rules->byte_class[(unsigned char)text[i]];
+		unsigned pf = AFTER1 | AFTER2; /* the byte before a word is white space */
+		w->b0 = (uint32_t)nb;
+		for (; i < len; i++) {
+			unsigned f = fl[t[i]];
+			if (f & BYTE_WS)
+				break;
+			cls |= rules->byte_class[t[i]];
+			bpos[nb] = (uint32_t)i;
+			nb += pf & AFTER1;
+			pf = f;
+		}
+		w->b1 = (uint32_t)nb;
+		/* the classes where a match may start: at the places after a byte not \w */
+		for (size_t b = w->b0; b < nb; b++) {
+			size_t p = bpos[b];
+			uint64_t k = rules->byte_class[t[p]];
+			s1 |= k;
+			if (p == st || (fl[t[p - 1]] & AFTER2))
+				s2 |= k;
+		}
 		w->start = (uint32_t)st;
 		w->end = (uint32_t)i;
 		w->unclaimed = (uint32_t)(i - st);
 		w->classes = cls;
+		w->starts[0] = cls;
+		w->starts[1] = s1;
+		w->starts[2] = s2;
+		w->rules = word_rules(m, cls, s1, s2);
 		line_classes |= cls;
+		line_start1 |= s1;
+		line_start2 |= s2;
 	}
 	struct word *words = m->words;
+	uint64_t line_rules = 0;
 	for (size_t k = nw, acc = 0; k-- > 0;) {
 		acc |= words[k].classes;
 		words[k].suffix = acc;
+		line_rules |= words[k].rules;
 	}
+	const uint64_t line_start[3] = { line_classes, line_start1, line_start2 };
 
-	for (size_t r = 0; r < rules->n; r++) {
+	for (size_t r = 0; r < rules->n;) {
 		const struct mask_rule *rule = &rules->v[r];
-		if (rule->has_first && !(rule->first_mask & line_classes))
-			continue;
-		if (rule->has_req && !(rule->req_mask & line_classes))
-			continue;
-		if (rule->has_scan && !has_req_classes(rule, line_classes))
-			continue;
 		if (!rule->within_word) {
-			run_rule(m, rule, (uint32_t)r, text, len, words, nw, true);
+			if (rule_may_hold(rule, line_classes, line_start))
+				run_line_rule(m, rule, (uint32_t)r, text, len, words, nw);
+			r++;
+			continue;
+		}
+		/*
+		 * A block of word rules: they only see claims in the word they
+		 * run on, so running them word by word, in rule order in each
+		 * word, claims what running them rule by rule does.
+		 */
+		size_t r1 = r;
+		while (r1 < rules->n && rules->v[r1].within_word)
+			r1++;
+		uint64_t block = 0;
+		for (size_t q = r; q < r1 && q < 63; q++)
+			block |= (uint64_t)1 << q;
+		if (r1 <= 63 && !(line_rules & block)) {
+			r = r1;
 			continue;
 		}
 		for (size_t k = 0; k < nw; k++) {
 			struct word *w = &words[k];
-			if (w->unclaimed < rule->min_len || w->end - w->start < rule->min_len)
-				continue;
-			if (w->unclaimed == 0)
-				continue;
-			if (rule->has_first && !(rule->first_mask & w->classes))
-				continue;
-			if (rule->has_req && !(rule->req_mask & w->classes))
-				continue;
-			if (rule->has_scan && !has_req_classes(rule, w->classes))
-				continue;
-			run_rule(m, rule, (uint32_t)r, text, len, w, 1, false);
+			uint64_t todo = w->rules & block;
+			for (size_t q = r; q < r1; q++) {
+				if (q < 63) {
+					if (!todo)
+						break;
+					q += (size_t)__builtin_ctzll(todo) - q;
+					todo &= todo - 1;
+				} else if (!rule_may_hold(&rules->v[q], w->classes, w->starts)) {
+					continue;
+				}
+				const struct mask_rule *x = &rules->v[q];
+				if (w->unclaimed < x->min_len || w->unclaimed == 0)
+					continue;
+				run_word_rule(m, x, (uint32_t)q, text, len, w);
+			}
 		}
+		r = r1;
 	}
 
+	/* the output: the text with each span replaced by its placeholder */
+	size_t need = len + 1;
+	for (size_t i = 0; i < m->nspans; i++)
+		need += rules->v[m->spans[i].rule].placeholder_len;
 	buf_reset(&m->out);
-	buf_grow(&m->out, len + 16);
+	buf_grow(&m->out, need);
+	char *o = m->out.data;
 	size_t at = 0;
 	for (size_t i = 0; i < m->nspans; i++) {
 		const struct mask_span *sp = &m->spans[i];
-		buf_add(&m->out, text + at, sp->start - at);
-		buf_add(&m->out, rules->v[sp->rule].placeholder, rules->v[sp->rule].placeholder_len);
+		const struct mask_rule *x = &rules->v[sp->rule];
+		memcpy(o, text + at, sp->start - at);
+		o += sp->start - at;
+		memcpy(o, x->placeholder, x->placeholder_len);
+		o += x->placeholder_len;
 		at = sp->end;
 	}
-	buf_add(&m->out, text + at, len - at);
+	memcpy(o, text + at, len - at);
+	o += len - at;
+	*o = '\0';
+	m->out.len = (size_t)(o - m->out.data);
 	if (out_len)
 		*out_len = m->out.len;
 	return m->out.data;
@@ -1305,5 +1595,8 @@ void fingerprint_hex(const char *name, const char *service, const char *masked, 
 	XXH64_hash_t h = XXH3_64bits(n, strlen(n) + 1);
 	h = XXH3_64bits_withSeed(s, strlen(s) + 1, h);
 	h = XXH3_64bits_withSeed(masked, masked_len, h);
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = hex[h & 15];
+	out[16] = '\0';
 }

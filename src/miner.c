@@ -84,6 +84,7 @@ struct cluster {
 	uint32_t ntok;
 	struct tok *t;
 	char *text;  /* as shown */
+	size_t text_len;
 	char *kinds; /* KIND_LETTER per token */
 	uint32_t lru_prev, lru_next;
 };
@@ -117,6 +118,8 @@ struct miner {
 	struct masker *masker;
 	const struct mask_rules *rules;
 	size_t *placeholder_len; /* per rule */
+	uint64_t punct_hash[256]; /* token_hash of each one-byte punctuation token */
+	uint64_t dots_hash;       /* token_hash("..") */
 	uint64_t ts_hash;        /* the time stamp placeholder as a token */
 	size_t max_templates;
 	uint64_t next_id, next_serial, next_gen;
@@ -262,30 +265,40 @@ static inline uint64_t token_hash(const char *s, size_t n)
 	return h ? h : 1;
 }
 
+/* Byte classes for split_tokens, one table lookup per byte. */
+enum { CH_SPACE = 1, CH_PUNCT = 2, CH_DOT = 4, CH_DIGIT = 8, CH_OPEN = 16, CH_CLOSE = 32 };
+
+static const uint8_t char_class[256] = {
+	['\t'] = CH_SPACE, ['\n'] = CH_SPACE, ['\v'] = CH_SPACE, ['\f'] = CH_SPACE,
+	['\r'] = CH_SPACE, [' '] = CH_SPACE,
+	['='] = CH_PUNCT, [','] = CH_PUNCT, [';'] = CH_PUNCT, [':'] = CH_PUNCT,
+	['('] = CH_PUNCT | CH_OPEN, [')'] = CH_PUNCT | CH_CLOSE,
+	['['] = CH_PUNCT | CH_OPEN, [']'] = CH_PUNCT | CH_CLOSE,
+	['{'] = CH_PUNCT | CH_OPEN, ['}'] = CH_PUNCT | CH_CLOSE,
+	['"'] = CH_PUNCT, ['\''] = CH_PUNCT, ['|'] = CH_PUNCT, ['.'] = CH_DOT,
+	['0'] = CH_DIGIT, ['1'] = CH_DIGIT, ['2'] = CH_DIGIT, ['3'] = CH_DIGIT,
+	['4'] = CH_DIGIT, ['5'] = CH_DIGIT, ['6'] = CH_DIGIT, ['7'] = CH_DIGIT,
+	['8'] = CH_DIGIT, ['9'] = CH_DIGIT,
+};
+
 static inline bool is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+	return char_class[c] & CH_SPACE;
 }
 
 static inline bool is_punct(unsigned char c)
 {
-	switch (c) {
-	case '=': case ',': case ';': case ':': case '(': case ')': case '[': case ']':
-	case '{': case '}': case '"': case '\'': case '|':
-		return true;
-	default:
-		return false;
-	}
+	return char_class[c] & CH_PUNCT;
 }
 
 static inline bool is_open(unsigned char c)
 {
-	return c == '(' || c == '[' || c == '{';
+	return char_class[c] & CH_OPEN;
 }
 
 static inline bool is_close(unsigned char c)
 {
-	return c == ')' || c == ']' || c == '}';
+	return char_class[c] & CH_CLOSE;
 }
 
 /*
@@ -379,7 +392,7 @@ static size_t split_tokens(const struct miner *m, const char *s, size_t len, str
 		if (is_punct(c)) {
 			t->len = 1;
 			t->kind = T_PUNCT;
-			t->h = token_hash(s + i, 1);
+			t->h = m ? m->punct_hash[c] : token_hash(s + i, 1);
 			i++;
 			continue;
 		}
@@ -390,15 +403,17 @@ static size_t split_tokens(const struct miner *m, const char *s, size_t len, str
 				i++;
 			t->len = (uint32_t)(i - st);
 			t->kind = T_PUNCT;
-			t->h = token_hash("..", 2);
+			t->h = m ? m->dots_hash : token_hash("..", 2);
 			continue;
 		}
 		bool digit = false;
 		size_t st = i;
 		for (;;) {
-			while (i < len && !is_space((unsigned char)s[i]) &&
-			       !is_punct((unsigned char)s[i]) && !dot_run(s, i, len)) {
-				digit |= (unsigned char)(s[i] - '0') < 10;
+			while (i < len) {
+				unsigned cc = char_class[(unsigned char)s[i]];
+				if ((cc & (CH_SPACE | CH_PUNCT)) || ((cc & CH_DOT) && dot_run(s, i, len)))
+					break;
+				digit |= (cc & CH_DIGIT) != 0;
 				i++;
 			}
 			/* a bracket group glued to a word is part of it: f(x), a[1] */
@@ -799,6 +814,11 @@ struct miner *miner_new(const struct mask_rules *rules, const struct miner_confi
 	for (size_t i = 0; i < nrules; i++)
 		m->placeholder_len[i] = strlen(mask_rule_placeholder(rules, i));
 	m->ts_hash = token_hash("<ts>", 4);
+	for (unsigned c = 0; c < 256; c++) {
+		char b = (char)c;
+		m->punct_hash[c] = token_hash(&b, 1);
+	}
+	m->dots_hash = token_hash("..", 2);
 	m->max_templates = cfg && cfg->max_templates ? cfg->max_templates
 						     : MINER_DEFAULT_MAX_TEMPLATES;
 	m->next_id = cfg && cfg->first_id ? cfg->first_id : 1;
@@ -1036,6 +1056,7 @@ static void cluster_set_template(struct cluster *c, struct tok *t, uint32_t n, c
 	free(c->kinds);
 	c->t = t;
 	c->text = text;
+	c->text_len = at;
 	c->kinds = kinds;
 	c->ntok = n;
 }
@@ -1484,7 +1505,7 @@ void miner_add(struct miner *m, const char *name, const char *service, const cha
 	const struct cluster *c = &m->cl[s];
 	out->id = c->id;
 	out->template_text = c->text;
-	out->template_len = strlen(c->text);
+	out->template_len = c->text_len;
 	out->is_new = is_new;
 	out->changed = changed;
 	out->nmerged = m->nmerged;
