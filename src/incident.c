@@ -154,6 +154,17 @@ struct correlator {
 	size_t ncm, capcm;
 	struct inc_state *inc;
 	size_t ninc, capinc;
+	/* identifying label values seen this batch, written at flush: one
+	 * upsert per (incident, key, value) per batch, not per alert */
+	struct label_seen {
+		uint64_t hash; /* 0: empty slot */
+		int64_t incident;
+		size_t key;    /* index into settings label_keys */
+		char *value;
+		int64_t last_seen;
+	} *labels;
+	size_t nlabels_cap, nlabels;
+	int known_any; /* known_issues has rows: -1 not checked this batch */
 };
 
 struct correlator *correlator_new(struct store *st, const struct incident_settings *s)
@@ -161,13 +172,26 @@ struct correlator *correlator_new(struct store *st, const struct incident_settin
 	struct correlator *c = xcalloc(1, sizeof *c);
 	c->st = st;
 	c->s = s;
+	c->known_any = -1;
 	return c;
+}
+
+static void labels_reset(struct correlator *c)
+{
+	for (size_t i = 0; i < c->nlabels_cap; i++) {
+		free(c->labels[i].value);
+		c->labels[i].value = NULL;
+		c->labels[i].hash = 0;
+	}
+	c->nlabels = 0;
 }
 
 void correlator_free(struct correlator **cp)
 {
 	if (!*cp)
 		return;
+	labels_reset(*cp);
+	free((*cp)->labels);
 	free((*cp)->cm);
 	free((*cp)->inc);
 	xfree(cp);
@@ -177,6 +201,8 @@ void correlator_discard(struct correlator *c)
 {
 	c->ncm = 0;
 	c->ninc = 0;
+	labels_reset(c);
+	c->known_any = -1;
 }
 
 /* Batches touch few clusters and incidents: linear lists are enough. */
@@ -324,6 +350,8 @@ static char *title_for(const struct cluster_info *ci)
 	return xstrdup(ci->name);
 }
 
+static bool flush_labels(struct correlator *c);
+
 /* Was this cluster split away from any cluster of the incident? */
 static bool split_apart(struct store *st, int64_t cluster, int64_t incident)
 {
@@ -399,6 +427,9 @@ static int64_t find_related(struct correlator *c, int64_t cluster, const struct 
 		sqlite3_reset(s);
 	}
 
+	/* label values noted earlier in this batch must be visible here */
+	if (c->nlabels && !flush_labels(c))
+		return 0;
 	for (size_t k = 0; a->labels && k < c->s->nlabel_keys; k++) {
 		const char *key = c->s->label_keys[k];
 		const char *val = json_string_value(json_object_get(a->labels, key));
@@ -501,22 +532,84 @@ static bool add_service(struct store *st, int64_t incident, const char *service)
 	return done(s);
 }
 
+static bool write_label(struct correlator *c, const struct label_seen *l)
+{
+	sqlite3_stmt *s = store_stmt(
+		c->st, "INSERT INTO incident_labels (incident_id, key, value, last_seen) "
+		       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key, value, incident_id) "
+		       "DO UPDATE SET last_seen = max(last_seen, ?4)");
+	sqlite3_bind_int64(s, 1, l->incident);
+	sqlite3_bind_text(s, 2, c->s->label_keys[l->key], -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, l->value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, l->last_seen);
+	return done(s);
+}
+
+static bool flush_labels(struct correlator *c)
+{
+	for (size_t i = 0; i < c->nlabels_cap; i++)
+		if (c->labels[i].hash && !write_label(c, &c->labels[i]))
+			return false;
+	labels_reset(c);
+	return true;
+}
+
+static uint64_t label_hash(int64_t incident, size_t key, const char *value)
+{
+	uint64_t h = UINT64_C(1469598103934665603) ^ (uint64_t)incident * 31 ^ key;
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		h = (h ^ *p) * UINT64_C(1099511628211);
+	return h ? h : 1;
+}
+
+/* Remember a label value for the batch; full tables are written early. */
+static bool note_label(struct correlator *c, int64_t incident, size_t key, const char *value,
+		       int64_t at)
+{
+	if ((c->nlabels + 1) * 2 > c->nlabels_cap) {
+		if (c->nlabels_cap >= 8192) {
+			if (!flush_labels(c))
+				return false;
+		} else {
+			size_t cap = c->nlabels_cap ? c->nlabels_cap * 2 : 256;
+			struct label_seen *old = c->labels;
+			size_t oldcap = c->nlabels_cap;
+			c->labels = xcalloc(cap, sizeof *c->labels);
+			c->nlabels_cap = cap;
+			for (size_t i = 0; i < oldcap; i++) {
+				if (!old[i].hash)
+					continue;
+				size_t j = old[i].hash & (cap - 1);
+				while (c->labels[j].hash)
+					j = (j + 1) & (cap - 1);
+				c->labels[j] = old[i];
+			}
+			free(old);
+		}
+	}
+	uint64_t h = label_hash(incident, key, value);
+	size_t j = h & (c->nlabels_cap - 1);
+	while (c->labels[j].hash) {
+		struct label_seen *l = &c->labels[j];
+		if (l->hash == h && l->incident == incident && l->key == key &&
+		    strcmp(l->value, value) == 0) {
+			if (at > l->last_seen)
+				l->last_seen = at;
+			return true;
+		}
+		j = (j + 1) & (c->nlabels_cap - 1);
+	}
+	c->labels[j] = (struct label_seen){ h, incident, key, xstrdup(value), at };
+	c->nlabels++;
+	return true;
+}
+
 static bool record_labels(struct correlator *c, int64_t incident, const struct alert *a,
 			  int64_t at)
 {
 	for (size_t k = 0; a->labels && k < c->s->nlabel_keys; k++) {
 		const char *val = json_string_value(json_object_get(a->labels, c->s->label_keys[k]));
-		if (!val || !*val)
-			continue;
-		sqlite3_stmt *s = store_stmt(
-			c->st, "INSERT INTO incident_labels (incident_id, key, value, last_seen) "
-			       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key, value, incident_id) "
-			       "DO UPDATE SET last_seen = max(last_seen, ?4)");
-		sqlite3_bind_int64(s, 1, incident);
-		sqlite3_bind_text(s, 2, c->s->label_keys[k], -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, val, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, at);
-		if (!done(s))
+		if (val && *val && !note_label(c, incident, k, val, at))
 			return false;
 	}
 	return true;
@@ -525,6 +618,11 @@ static bool record_labels(struct correlator *c, int64_t incident, const struct a
 /* A ticketed cluster firing again after a quiet period says so. */
 static bool check_known_issue(struct correlator *c, int64_t cluster, int64_t incident, int64_t at)
 {
+	/* most databases have no known issues: ask once a batch */
+	if (c->known_any < 0)
+		c->known_any = store_int(c->st, "SELECT EXISTS (SELECT 1 FROM known_issues)", 0) != 0;
+	if (!c->known_any)
+		return true;
 	sqlite3_stmt *s = store_stmt(c->st, "SELECT ticket, last_seen, incident_id FROM "
 					    "known_issues WHERE cluster_id = ?");
 	sqlite3_bind_int64(s, 1, cluster);
@@ -725,6 +823,8 @@ enum status correlate_alert(struct correlator *c, int64_t cluster, const struct 
 enum status correlator_flush(struct correlator *c)
 {
 	struct store *st = c->st;
+	if (!flush_labels(c))
+		return STATUS_STORE;
 	for (size_t i = 0; i < c->ninc; i++) {
 		struct inc_state *s = &c->inc[i];
 		if (!s->touched)
@@ -759,7 +859,9 @@ enum status correlator_flush(struct correlator *c)
 			}
 		}
 	}
-	correlator_discard(c);
+	c->ncm = 0;
+	c->ninc = 0;
+	c->known_any = -1;
 	return STATUS_OK;
 }
 
