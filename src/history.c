@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "history.h"
+#include "linereader.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -20,90 +21,9 @@
 #include "escape.h"
 #include "similar.h"
 
-#define READ_CHUNK (256 * 1024)
 #define REJECT_KEEP (64 * 1024)
 
-/* ---- a bounded line reader ------------------------------------------- */
-
-struct reader {
-	FILE *f;
-	char *buf;
-	size_t start, end;
-	bool eof;
-	struct buf line;
-};
-
-/* Next line without '\n' (and one trailing '\r'); at most keep bytes are
- * kept, *size is the true length. False at the end of input. */
-static bool reader_line(struct reader *r, size_t keep, size_t *size, bool *had_newline)
-{
-	buf_reset(&r->line);
-	size_t total = 0;
-	bool any = false;
-	*had_newline = false;
-	for (;;) {
-		if (r->start == r->end) {
-			if (r->eof)
-				break;
-			r->start = 0;
-			r->end = fread(r->buf, 1, READ_CHUNK, r->f);
-			if (r->end == 0) {
-				r->eof = true;
-				break;
-			}
-		}
-		any = true;
-		char *p = r->buf + r->start;
-		size_t avail = r->end - r->start;
-		char *nl = memchr(p, '\n', avail);
-		size_t take = nl ? (size_t)(nl - p) : avail;
-		if (r->line.len < keep) {
-			size_t room = keep - r->line.len;
-			buf_add(&r->line, p, take < room ? take : room);
-		}
-		total += take;
-		r->start += take + (nl ? 1 : 0);
-		if (nl) {
-			*had_newline = true;
-			break;
-		}
-	}
-	if (!any)
-		return false;
-	if (!r->line.data)
-		buf_add(&r->line, "", 0);
-	if (total > 0 && total <= keep && r->line.data[r->line.len - 1] == '\r') {
-		r->line.data[--r->line.len] = '\0';
-		total--;
-	}
-	*size = total;
-	return true;
-}
-
 /* ---- checks ------------------------------------------------------------ */
-
-static int json_depth(const char *s, size_t n)
-{
-	int depth = 0, max = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
 
 bool history_parse_time(const char *s, int64_t *out_ms)
 {
@@ -437,7 +357,7 @@ static enum status import_line(struct import *im, unsigned line, const char *tex
 		snprintf(why, sizeof why, "NUL byte at byte %zu", (size_t)(nul - text) + 1);
 		return reject(im, line, why, text, kept, size);
 	}
-	if (json_depth(text, size) > HISTORY_MAX_DEPTH) {
+	if (json_nesting_depth(text, size) > HISTORY_MAX_DEPTH) {
 		snprintf(why, sizeof why, "JSON nested deeper than %d levels", HISTORY_MAX_DEPTH);
 		return reject(im, line, why, text, kept, size);
 	}
@@ -492,12 +412,14 @@ enum status history_import_stream(struct store *st, FILE *f, const char *origin,
 	if (!im.o.max_messages)
 		im.o.max_messages = 20;
 
-	struct reader r = { .f = f, .buf = xmalloc(READ_CHUNK) };
+	struct line_reader r;
+	line_reader_init(&r, f);
+	const char *line;
 	enum status s = STATUS_OK;
 	unsigned lineno = 0;
 	size_t size;
 	bool nl;
-	while (s == STATUS_OK && reader_line(&r, HISTORY_MAX_LINE + 1, &size, &nl)) {
+	while (s == STATUS_OK && line_reader_next(&r, HISTORY_MAX_LINE + 1, &line, &size, &nl)) {
 		lineno++;
 		if (size <= HISTORY_MAX_LINE && strspn(r.line.data, " \t") == r.line.len)
 			continue; /* blank lines carry nothing */
@@ -507,8 +429,7 @@ enum status history_import_stream(struct store *st, FILE *f, const char *origin,
 	}
 	bool read_error = ferror(f) != 0;
 	int read_errno = errno;
-	free(r.buf);
-	buf_free(&r.line);
+	line_reader_free(&r);
 
 	if (s == STATUS_OK) {
 		json_t *d = json_pack("{s:s, s:I, s:I, s:I, s:I}", "origin", origin, "lines",

@@ -34,10 +34,10 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "linereader.h"
 #include "pipeline.h"
 
 #define REJECT_KEEP (64 * 1024) /* bytes of a rejected record kept */
-#define READ_CHUNK (256 * 1024)
 
 struct ingest {
 	struct store *st;
@@ -54,105 +54,6 @@ struct ingest {
 	unsigned complaints;
 	struct buf why_text; /* reasons for the current input, for .why files */
 };
-
-/* ---- a bounded line reader ------------------------------------------- */
-
-struct reader {
-	FILE *f;
-	char *buf;
-	size_t start, end;
-	bool eof;
-	struct buf line;
-};
-
-static void reader_init(struct reader *r, FILE *f)
-{
-	memset(r, 0, sizeof *r);
-	r->f = f;
-	r->buf = xmalloc(READ_CHUNK);
-}
-
-static void reader_free(struct reader *r)
-{
-	free(r->buf);
-	buf_free(&r->line);
-}
-
-static bool reader_fill(struct reader *r)
-{
-	if (r->eof)
-		return false;
-	size_t n = fread(r->buf, 1, READ_CHUNK, r->f);
-	r->start = 0;
-	r->end = n;
-	if (n == 0)
-		r->eof = true;
-	return n > 0;
-}
-
-/*
- * Next line without its '\n' (and one '\r'). At most `keep` bytes are kept
- * in the line; *size is the line's true length. Returns false at the end of
- * the input. *had_newline says whether the line was terminated.
- */
-static bool reader_line(struct reader *r, size_t keep, const char **line, size_t *size,
-			bool *had_newline)
-{
-	buf_reset(&r->line);
-	size_t total = 0;
-	bool any = false;
-	for (;;) {
-		if (r->start == r->end && !reader_fill(r))
-			break;
-		any = true;
-		char *p = r->buf + r->start;
-		size_t avail = r->end - r->start;
-		char *nl = memchr(p, '\n', avail);
-		size_t take = nl ? (size_t)(nl - p) : avail;
-		if (r->line.len < keep) {
-			size_t room = keep - r->line.len;
-			buf_add(&r->line, p, take < room ? take : room);
-		}
-		total += take;
-		r->start += take + (nl ? 1 : 0);
-		if (nl) {
-			*had_newline = true;
-			goto done;
-		}
-	}
-	if (!any)
-		return false;
-	*had_newline = false;
-done:
-	if (total > 0 && total <= keep && r->line.len && r->line.data[r->line.len - 1] == '\r') {
-		r->line.data[--r->line.len] = '\0';
-		total--;
-	}
-	if (!r->line.data)
-		buf_add(&r->line, "", 0);
-	*line = r->line.data;
-	*size = total;
-	return true;
-}
-
-/* Peek: the first non-whitespace byte and the byte after it, skipping
- * whitespace in between; without consuming anything. */
-static void reader_peek(struct reader *r, int *first, int *second)
-{
-	*first = *second = EOF;
-	if (r->start == r->end)
-		reader_fill(r);
-	size_t i = r->start;
-	while (i < r->end && strchr(" \t\r\n", r->buf[i]))
-		i++;
-	if (i >= r->end)
-		return;
-	*first = (unsigned char)r->buf[i++];
-	while (i < r->end && strchr(" \t\r\n", r->buf[i]))
-		i++;
-	if (i < r->end)
-		*second = (unsigned char)r->buf[i];
-}
 
 /* ---- items: what the reader hands to the writer ------------------------ */
 
@@ -344,30 +245,6 @@ static bool emit_reject(struct reader_job *j, unsigned line, const char *reason,
 	return true;
 }
 
-/* Depth of JSON nesting, ignoring brackets inside strings. */
-static int json_depth(const char *s, size_t n)
-{
-	int depth = 0, max = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
-
 /* One record: check and parse it into an item. Returns false on stop. */
 static bool read_record(struct reader_job *j, unsigned line, const char *text,
 			size_t kept, size_t size, bool json_mode, bool unterminated)
@@ -394,7 +271,7 @@ static bool read_record(struct reader_job *j, unsigned line, const char *text,
 		format_parse_log(text, size, j->opts->service, alert_list_add(&alerts));
 		f = FMT_LOG;
 	} else {
-		if (json_depth(text, size) > INGEST_MAX_DEPTH) {
+		if (json_nesting_depth(text, size) > INGEST_MAX_DEPTH) {
 			snprintf(why, sizeof why, "JSON nested deeper than %d levels",
 				 INGEST_MAX_DEPTH);
 			return emit_reject(j, line, why, text, kept, size);
@@ -461,10 +338,10 @@ static bool is_json_format(enum format_id f)
 
 static void read_input(struct reader_job *j)
 {
-	struct reader r;
-	reader_init(&r, j->f);
+	struct line_reader r;
+	line_reader_init(&r, j->f);
 	int first, second;
-	reader_peek(&r, &first, &second);
+	line_reader_peek(&r, &first, &second);
 	bool json_mode = is_json_format(j->opts->format) ||
 			 (j->opts->format == FMT_AUTO && looks_like_json(first, second));
 	const char *line;
@@ -480,7 +357,7 @@ static void read_input(struct reader_job *j)
 		/* ndjson or one document? decide on the first non-blank line */
 		bool got;
 		do {
-			got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
+			got = line_reader_next(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
 			lineno++;
 		} while (got && strspn(line, " \t") == size && size <= INGEST_MAX_RECORD);
 		json_error_t jerr;
@@ -496,7 +373,7 @@ static void read_input(struct reader_job *j)
 							 !nl))
 						break;
 				}
-				got = reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
+				got = line_reader_next(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl);
 				lineno++;
 			}
 		} else {
@@ -508,7 +385,7 @@ static void read_input(struct reader_job *j)
 			if (nl)
 				buf_addc(&doc, '\n');
 			total += nl;
-			while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
+			while (line_reader_next(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
 				if (doc.len <= INGEST_MAX_RECORD)
 					buf_add(&doc, line, r.line.len);
 				if (nl && doc.len <= INGEST_MAX_RECORD)
@@ -519,7 +396,7 @@ static void read_input(struct reader_job *j)
 			buf_free(&doc);
 		}
 	} else {
-		while (reader_line(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
+		while (line_reader_next(&r, INGEST_MAX_RECORD + 1, &line, &size, &nl)) {
 			lineno++;
 			if (size == 0)
 				continue; /* blank lines carry nothing */
@@ -531,7 +408,7 @@ static void read_input(struct reader_job *j)
 		j->read_error = true;
 		j->read_errno = errno;
 	}
-	reader_free(&r);
+	line_reader_free(&r);
 }
 
 static void *reader_main(void *arg)
