@@ -131,7 +131,7 @@ enum status cli_open_store(struct cli_ctx *c)
 		return STATUS_OK;
 	char *path = store_default_path(c->g->db_path);
 	char *err = NULL;
-	enum status st = store_open(&c->st, path, 0, &err);
+	enum status st = store_open(&c->st, path, c->g->read_only ? STORE_READ_ONLY : 0, &err);
 	if (st != STATUS_OK) {
 		warnx_("%s", err);
 		free(err);

@@ -143,6 +143,21 @@ fail:
 	return STATUS_STORE;
 }
 
+/* file:PATH?immutable=1 with PATH percent-encoded where URIs need it. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b = { 0 };
+	buf_adds(&b, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '?' || *p == '#' || *p == '%')
+			buf_printf(&b, "%%%02X", (unsigned char)*p);
+		else
+			buf_addc(&b, *p);
+	}
+	buf_adds(&b, "?immutable=1");
+	return buf_steal(&b);
+}
+
 /* Process-wide SQLite settings, before the first connection. Memory
  * statistics cost a mutex round trip per allocation; nothing here reads
  * them. */
@@ -190,7 +205,26 @@ enum status store_open(struct store **out, const char *path, int flags, char **e
 	sqlite3_busy_timeout(s->db, 5000);
 
 	int version = 0;
-	if (read_user_version(s, &version) != SQLITE_OK) {
+	int rc = read_user_version(s, &version);
+	if (rc != SQLITE_OK && (flags & STORE_READ_ONLY)) {
+		/* a copy in a directory we cannot write: WAL needs its -shm file
+		 * beside the database; as nobody writes a copy under review,
+		 * open it immutable instead */
+		sqlite3_close(s->db);
+		s->db = NULL;
+		char *uri = immutable_uri(path);
+		int orc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+							 SQLITE_OPEN_NOMUTEX,
+					  NULL);
+		free(uri);
+		if (orc != SQLITE_OK) {
+			*err = xasprintf("%s: cannot open database: %s", path,
+					 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+			goto fail;
+		}
+		rc = read_user_version(s, &version);
+	}
+	if (rc != SQLITE_OK) {
 		*err = xasprintf("%s: not a sitrep database: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}

@@ -79,8 +79,14 @@ run show "$db_inc"
 expect_in "$out" "pool size raised to 80" "note on the timeline"
 expect_in "$out" "resolved: cause: pool too small" "resolution on the timeline"
 
-# read-only review of a copy: actions say they cannot write
+# read-only review of a copy: reads work, actions say they cannot write
 cp "$SITREP_DB" "$T/copy.db"
+run --db "$T/copy.db" --read-only --json list --state all
+expect_rc 0 "read-only list"
+run --db "$T/copy.db" --read-only ack "$new"
+expect_rc 2 "read-only ack refused"
+expect_in "$err" "is open read-only" "read-only message"
+expect_eq "$(SITREP_DB="$T/copy.db" sql "SELECT count(*) FROM audit WHERE action = 'ack'")" 1 "nothing written to the copy"
 
 # stats arithmetic on known durations
 python3 - "$SITREP_DB" <<'PY'
