@@ -154,8 +154,23 @@ int cmd_cluster(struct cli_ctx *c, int argc, char **argv)
 	rewind(ids);
 	uint64_t id;
 	struct buf out = { 0 };
+	bool json = c->g->json;
+	if (json && code == 0)
+		fputs("{\"lines\": [\n", stdout);
+	bool first = true;
 	while (code == 0 && fread(&id, sizeof id, 1, ids) == 1) {
 		uint64_t f = final_id(&table, id);
+		if (json) {
+			/* streamed: one small object a line, not one huge tree */
+			const char *t = f < table.n && table.v[f].tmpl ? table.v[f].tmpl : "";
+			json_t *row = json_pack("{s:I, s:s}", "cluster", (json_int_t)f, "template", t);
+			char *d = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
+			printf("%s  %s", first ? "" : ",\n", d ? d : "{}");
+			free(d);
+			json_decref(row);
+			first = false;
+			continue;
+		}
 		if (ids_only) {
 			printf("%llu\n", (unsigned long long)f);
 			continue;
@@ -165,6 +180,8 @@ int cmd_cluster(struct cli_ctx *c, int argc, char **argv)
 		escape_text(&out, t, strlen(t), false);
 		printf("%llu\t%s\n", (unsigned long long)f, out.data);
 	}
+	if (json && code == 0)
+		fputs("\n]}\n", stdout);
 	buf_free(&out);
 	fclose(ids);
 	for (size_t i = 0; i < table.n; i++)

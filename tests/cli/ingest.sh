@@ -70,6 +70,19 @@ expect_eq "$(sql "SELECT template FROM clusters WHERE name='PoolExhausted'")" \
 run --json stats
 expect_eq "$(json 'd["rejects"]')" 1 "only the forced-format line was rejected"
 
+# templates persist: a log ingested in two runs clusters as in one run
+tr -d '\r' <"$TOP_SRCDIR/tests/fixtures/formats/app.log" >"$T/app.log"
+head -6 "$T/app.log" >"$T/app1.log"
+tail -n +7 "$T/app.log" >"$T/app2.log"
+"$SITREP" --db "$T/one.db" ingest --service s "$T/app.log" >/dev/null 2>&1
+"$SITREP" --db "$T/two.db" ingest --service s "$T/app1.log" >/dev/null 2>&1
+"$SITREP" --db "$T/two.db" ingest --service s "$T/app2.log" >/dev/null 2>&1
+expect_eq "$(SITREP_DB="$T/two.db" sql "SELECT group_concat(template, '|') FROM (SELECT template FROM clusters WHERE merged_into IS NULL ORDER BY template)")" \
+	"$(SITREP_DB="$T/one.db" sql "SELECT group_concat(template, '|') FROM (SELECT template FROM clusters WHERE merged_into IS NULL ORDER BY template)")" \
+	"templates after a restart equal one run's"
+run --json cluster "$T/app.log"
+expect_eq "$(json 'len(d["lines"]) == len(open("'"$T/app.log"'").read().splitlines())')" True "cluster --json has a line per input line"
+
 # audit rows for each ingest, with the user
 expect_eq "$(sql "SELECT actor FROM audit WHERE action='ingest' LIMIT 1")" "tester" "audit actor"
 finish
