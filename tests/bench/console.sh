@@ -7,7 +7,7 @@ set -eu
 B=$1
 W=$(mktemp -d "${TMPDIR:-/tmp}/sitrep-console-XXXXXX")
 S="sitrep-bench-$$"
-trap 'tmux -L "$S" kill-server 2>/dev/null; rm -rf "$W"' EXIT
+trap 'tmux -L "$S" kill-server 2>/dev/null || true; rm -rf "$W"' EXIT
 export XDG_CONFIG_HOME="$W/config" XDG_STATE_HOME="$W/state" LANG=C.UTF-8 TERM=xterm-256color
 mkdir -p "$XDG_CONFIG_HOME/sitrep" "$W/spool"
 N=${BENCH_CONSOLE_ALERTS:-1000000}
