@@ -9,7 +9,8 @@ if [ ! -d "$LOGHUB" ]; then
 	exit 77
 fi
 # SYSTEM MODE FLOOR
-for spec in "HDFS content 0.99" "HDFS raw 0.99" "Apache raw 0.99" "OpenSSH content 0.99" "OpenSSH raw 0.99"; do
+for spec in "HDFS content 0.99" "HDFS raw 0.99" "Apache raw 0.99" "OpenSSH content 0.99" "OpenSSH raw 0.99" \
+	"Linux content 0.99" "Linux raw 0.99" "Thunderbird raw 0.97" "BGL raw 0.97" "Hadoop raw 0.96"; do
 	set -- $spec
 	sys=$1 mode=$2 floor=$3
 	mkdir -p "$T/$mode"
