@@ -391,17 +391,24 @@ static int one_id(struct cli_ctx *c, int argc, char **argv, const char *cmd, int
 	return st == STATUS_OK ? -1 : status_exit_code(st);
 }
 
-int cmd_ack(struct cli_ctx *c, int argc, char **argv)
+/* `sitrep CMD ID` for the steps that take nothing but the incident. */
+static int id_only(struct cli_ctx *c, int argc, char **argv, const char *cmd,
+		   enum status (*step)(struct store *, int64_t, char **), const char *done_msg)
 {
 	int64_t id;
-	int rc = one_id(c, argc, argv, "ack", &id);
+	int rc = one_id(c, argc, argv, cmd, &id);
 	if (rc >= 0)
 		return rc;
 	if (optind + 1 != argc)
-		return cli_usage_error("ack", "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	char *err = NULL;
-	enum status lst = incident_ack(c->st, id, &err);
-	return lifecycle_result(c, lst, err, id, "acknowledged");
+	enum status lst = step(c->st, id, &err);
+	return lifecycle_result(c, lst, err, id, done_msg);
+}
+
+int cmd_ack(struct cli_ctx *c, int argc, char **argv)
+{
+	return id_only(c, argc, argv, "ack", incident_ack, "acknowledged");
 }
 
 int cmd_snooze(struct cli_ctx *c, int argc, char **argv)
@@ -416,8 +423,7 @@ int cmd_snooze(struct cli_ctx *c, int argc, char **argv)
 	char msg[64];
 	snprintf(msg, sizeof msg, "snoozed for %s", argv[optind + 1]);
 	enum status lst = incident_snooze(c->st, id, now_ms() + secs * 1000, &err);
-	return lifecycle_result(c, lst, err,
-				id, msg);
+	return lifecycle_result(c, lst, err, id, msg);
 }
 
 int cmd_resolve(struct cli_ctx *c, int argc, char **argv)
@@ -453,21 +459,12 @@ int cmd_resolve(struct cli_ctx *c, int argc, char **argv)
 		return status_exit_code(st);
 	char *err = NULL;
 	enum status lst = incident_resolve(c->st, id, cause, action, worked, &err);
-	return lifecycle_result(c, lst, err,
-				id, "resolved");
+	return lifecycle_result(c, lst, err, id, "resolved");
 }
 
 int cmd_reopen(struct cli_ctx *c, int argc, char **argv)
 {
-	int64_t id;
-	int rc = one_id(c, argc, argv, "reopen", &id);
-	if (rc >= 0)
-		return rc;
-	if (optind + 1 != argc)
-		return cli_usage_error("reopen", "unexpected argument '%s'", argv[optind + 1]);
-	char *err = NULL;
-	enum status lst = incident_reopen(c->st, id, &err);
-	return lifecycle_result(c, lst, err, id, "reopened");
+	return id_only(c, argc, argv, "reopen", incident_reopen, "reopened");
 }
 
 int cmd_note(struct cli_ctx *c, int argc, char **argv)

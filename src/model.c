@@ -209,18 +209,17 @@ enum status model_report(struct store *st, int64_t id, struct report *r)
 	sqlite3_reset(q);
 
 	add_line(r, REPORT_HEADING, 0, -1, "Latest alerts");
-	q = store_stmt(st, "SELECT a.id, a.updated_at, a.severity, a.status, a.name, a.message, "
-			   "a.occurrences FROM alerts a WHERE a.cluster_id IN (SELECT cluster_id "
+	q = store_stmt(st, "SELECT a.id, a.updated_at, a.severity, a.status, a.name, a.message "
+			   "FROM alerts a WHERE a.cluster_id IN (SELECT cluster_id "
 			   "FROM incident_clusters WHERE incident_id = ?) "
 			   "ORDER BY a.updated_at DESC, a.id DESC LIMIT 8");
 	sqlite3_bind_int64(q, 1, id);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		fmt_time(sqlite3_column_int64(q, 1), t1);
 		add_line(r, REPORT_ALERT, sqlite3_column_int64(q, 0), sev_of(col(q, 2)),
-			 "  %s %-8s %s%s: %s%s", t1, col(q, 2),
+			 "  %s %-8s %s%s: %s", t1, col(q, 2),
 			 strcmp(col(q, 3), "resolved") == 0 ? "(resolved) " : "", col(q, 4),
-			 col(q, 5),
-			 sqlite3_column_int64(q, 6) > 1 ? "" : "");
+			 col(q, 5));
 	}
 	sqlite3_reset(q);
 
